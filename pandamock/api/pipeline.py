@@ -1,0 +1,207 @@
+"""The one WSGI view of ``/api/v1/<module>/<function>``: the real server's request pipeline.
+
+Order (it mirrors ``pandaserver/server/panda.py`` and ``request_validation``):
+
+1. resolve ``<module>/<function>``; anything else → 403 ``ERROR : method <f> is forbidden``;
+2. open a journal entry;
+3. transport faults (may answer now);
+4. identity (token, certificate, open-mode default); rejected token / banned user → 403;
+5. decode parameters (JSON body, gzip, query string, form); invalid JSON → 500;
+6. checks, first failure wins, each an HTTP 200 ``success: false`` envelope: secure →
+   production role → HTTP method → binding → casting and types → task owner;
+7. the handler; :class:`Failure` → ``success: false``; any other exception → 500 with its text;
+8. faults after the call;
+9. encode (JSON or Python repr) with ``Content-Type: text/plain``;
+10. close the journal entry (status, success, message, fault, transitions, duration).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..engine.outcome import Failure, Reply
+from ..journal import redact
+from . import envelope as env
+from .identity import AuthRejected
+from .params import CheckFailed, InvalidJson, ServerCrash, bind, cast_and_check, decode_parameters, wants_json
+from .request import ApiRequest
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+
+log = logging.getLogger("pandamock.api")
+
+MESSAGE_SSL = "SSL secure connection is required"
+MESSAGE_PROD_ROLE = "production or pilot role required"
+MESSAGE_TASK_OWNER = "not the task owner or no production role"
+
+StartResponse = Callable[..., Any]
+
+_STATUS_LINES = {200: "200 OK", 403: "403 Forbidden", 500: "500 Internal Server Error"}
+
+
+class Call:
+    """One request travelling through the pipeline (what faults and the journal look at)."""
+
+    __slots__ = ("environ", "spec", "entry", "identity", "params", "request", "started")
+
+    def __init__(self, environ: dict, spec: Any, entry: dict) -> None:
+        self.environ = environ
+        self.spec = spec
+        self.entry = entry
+        self.identity: Any = None
+        self.params: dict[str, Any] = {}
+        self.request: ApiRequest | None = None
+        self.started = time.perf_counter()
+
+
+class ApiPipeline:
+    """WSGI application answering every ``/api/...`` path."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        emulator = self.emulator
+        path = environ.get("PATH_INFO", "")
+        parts = path.split("/")
+        function = parts[4] if len(parts) == 5 else ""
+        spec = None
+        if len(parts) == 5 and parts[1] == "api" and parts[2] == "v1":
+            spec = emulator.registry.lookup(parts[3], parts[4])
+        entry = emulator.journal.open(
+            time=emulator.engine.clock.now().isoformat(),
+            method=environ.get("REQUEST_METHOD"),
+            path=path,
+            endpoint=spec.key if spec else None,
+            remote_addr=environ.get("REMOTE_ADDR"),
+        )
+        call = Call(environ, spec, entry)
+        try:
+            if spec is None:
+                return self._finish(call, start_response, 403, env.forbidden(function), message="forbidden")
+            status, body, headers = self._serve(call)
+            fault = emulator.faults.after_call(call)
+            if fault is not None:
+                return self._fault(call, start_response, fault)
+            return self._finish(call, start_response, status, body, headers=headers)
+        except _FaultAnswered as answered:
+            return self._fault(call, start_response, answered.fault)
+
+    # -- the steps -------------------------------------------------------------------------
+    def _serve(self, call: Call) -> tuple[int, bytes, list | None]:
+        emulator = self.emulator
+        environ = call.environ
+        spec = call.spec
+        fault = emulator.faults.before_call(call)
+        if fault is not None:
+            raise _FaultAnswered(fault)
+        try:
+            identity = call.identity = emulator.identities.resolve(environ)
+        except AuthRejected as rejected:
+            return 403, env.error_body(rejected.message), None
+        call.entry["identity"] = identity.compact_name
+        as_json = wants_json(environ)
+        try:
+            params = call.params = decode_parameters(environ)
+        except InvalidJson as exc:
+            return 500, env.error_body(f"ERROR : received invalid JSON : {exc}"), None
+        except ServerCrash as exc:
+            return 500, env.error_body(str(exc)), None
+        call.entry["params"] = redact(params)
+        try:
+            data, message, success = self._check_and_call(call, identity, params, as_json)
+        except CheckFailed as failed:
+            data, message, success = None, str(failed), False
+        except Failure as failure:
+            data, message, success = failure.data, failure.message, failure.success
+        except ServerCrash as exc:
+            return 500, env.error_body(str(exc)), None
+        except Exception as exc:  # noqa: BLE001 - the real server answers 500 with the text
+            log.exception("%s failed", spec.key)
+            call.entry["error"] = f"{type(exc).__name__}: {exc}"
+            return 500, env.error_body(str(exc)), None
+        call.entry["success"] = success
+        call.entry["message"] = message
+        if spec.raw and success is True:
+            result: Any = data
+            if not as_json:
+                return 200, str(result).encode(), None
+        else:
+            result = env.envelope(success, message, data)
+        try:
+            return 200, env.encode(result, as_json), None
+        except (TypeError, ValueError) as exc:
+            call.entry["error"] = f"encoding: {exc}"
+            return 500, env.error_body(str(exc)), None
+
+    def _check_and_call(self, call: Call, identity: Any, params: dict, as_json: bool) -> tuple[Any, str, Any]:
+        spec = call.spec
+        environ = call.environ
+        if spec.secure and not identity.secure:
+            return None, MESSAGE_SSL, False
+        if spec.production and not identity.production:
+            return None, MESSAGE_PROD_ROLE, False
+        method = environ.get("REQUEST_METHOD")
+        if spec.method and spec.method != method:
+            return None, f"expecting {spec.method}, received {method}", False
+        bound = bind(spec, params)
+        cast_and_check(spec, bound, method)
+        engine = self.emulator.engine
+        if spec.task_owner:
+            task_id = bound.get(spec.task_id_param)
+            if task_id and not identity.production and not engine.is_task_owner(task_id, identity.compact_name):
+                return None, MESSAGE_TASK_OWNER, False
+        request = call.request = ApiRequest(self.emulator, identity, environ, spec, as_json)
+        with engine.observe() as transitions:
+            outcome = spec.handler(request, **bound)
+        if transitions:
+            call.entry["transitions"] = transitions
+        if isinstance(outcome, Reply):
+            return outcome.data, outcome.message, outcome.success
+        return outcome, "", True
+
+    # -- answering -------------------------------------------------------------------------
+    def _finish(
+        self,
+        call: Call,
+        start_response: StartResponse,
+        status: int,
+        body: bytes,
+        headers: list | None = None,
+        message: str | None = None,
+    ) -> list[bytes]:
+        entry = call.entry
+        entry["status"] = status
+        if message is not None:
+            entry["message"] = message
+        elif status != 200:
+            entry.setdefault("message", body.decode(errors="replace"))
+        entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        self.emulator.journal.close(entry)
+        response_headers = list(headers or env.TEXT_PLAIN)
+        response_headers.append(("Content-Length", str(len(body))))
+        start_response(_STATUS_LINES.get(status, f"{status} Error"), response_headers)
+        return [body]
+
+    def _fault(self, call: Call, start_response: StartResponse, fault: Any) -> list[bytes]:
+        call.entry["fault"] = fault.rule_id
+        entry = call.entry
+        entry["status"] = int(fault.status.split()[0]) if not fault.drop else 0
+        entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        self.emulator.journal.close(entry)
+        if fault.drop:
+            raise ConnectionAbortedError("pandamock fault: connection dropped")
+        headers = list(fault.headers)
+        headers.append(("Content-Length", str(len(fault.body))))
+        start_response(fault.status, headers)
+        return [fault.body]
+
+
+class _FaultAnswered(Exception):
+    def __init__(self, fault: Any) -> None:
+        super().__init__(fault)
+        self.fault = fault

@@ -1,0 +1,76 @@
+"""The ``req`` object every endpoint handler receives (PanDA calls it ``req`` too)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+    from ..engine import Engine
+    from .identity import Identity
+    from .registry import EndpointSpec
+
+_CGI_KEYS = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "HTTPS",
+)
+
+
+class ApiRequest:
+    """The caller's identity, the engine and the raw request environment."""
+
+    __slots__ = ("emulator", "engine", "identity", "environ", "method", "endpoint", "json_app", "_subprocess_env")
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        identity: Identity,
+        environ: dict,
+        endpoint: EndpointSpec,
+        json_app: bool,
+    ) -> None:
+        self.emulator = emulator
+        self.engine: Engine = emulator.engine
+        self.identity = identity
+        self.environ = environ
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        self.endpoint = endpoint
+        self.json_app = json_app
+        self._subprocess_env: dict[str, str] | None = None
+
+    @property
+    def subprocess_env(self) -> dict[str, str]:
+        """The request environment as the real server's handlers see it (CGI variables, HTTP
+        headers, and the identity variables: ``SSL_CLIENT_S_DN``, ``GRST_CRED_*``, ``PANDA_OIDC_*``)."""
+        if self._subprocess_env is None:
+            env: dict[str, str] = {}
+            for key, value in self.environ.items():
+                if (key in _CGI_KEYS or key.startswith("HTTP_")) and isinstance(value, str):
+                    env[key] = value
+            env["SCRIPT_NAME"] = self.environ.get("SCRIPT_NAME", "") + self.environ.get("PATH_INFO", "")
+            env.update(self.identity.env)
+            self._subprocess_env = env
+        return self._subprocess_env
+
+    @property
+    def host(self) -> str:
+        """The server's host name as the client addressed it (without port)."""
+        host = self.environ.get("HTTP_HOST") or self.environ.get("SERVER_NAME", "localhost")
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host:port`` of this server as the client addressed it."""
+        scheme = self.environ.get("wsgi.url_scheme", "http")
+        host = self.environ.get("HTTP_HOST") or f"{self.environ.get('SERVER_NAME')}:{self.environ.get('SERVER_PORT')}"
+        return f"{scheme}://{host}"

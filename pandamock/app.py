@@ -1,0 +1,92 @@
+"""The WSGI application: ``/api/...`` goes to the request pipeline, everything else to Flask
+(control plane under ``/_pandamock/``, and the pages the real server's Apache serves)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+
+from .api.openapi import build as build_openapi
+from .api.pipeline import ApiPipeline
+from .config import Settings
+from .emulator import Emulator
+
+EXTENSION = "pandamock"
+
+
+class Dispatcher:
+    """Sends ``/api/<anything>`` to the API pipeline before Flask routing (no redirects, no
+    trailing-slash handling: the pipeline answers exactly like the real server)."""
+
+    def __init__(self, flask_app: Callable[..., Iterable[bytes]], api: ApiPipeline) -> None:
+        self.flask_app = flask_app
+        self.api = api
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/api/") and len(path) > 5:
+            return self.api(environ, start_response)
+        return self.flask_app(environ, start_response)
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None,
+    scenario: Any = None,
+    emulator: Emulator | None = None,
+) -> Flask:
+    """Build the emulator's WSGI app.
+
+    ``config``: a :class:`Settings` or a mapping of setting names to values (applied over the
+    ``PANDAMOCK_*`` environment); ``scenario``: a shipped scenario name, a path, a mapping or a
+    :class:`~pandamock.scenario.Scenario` (default: the ``scenario`` setting); ``emulator``: an
+    existing emulator to serve (its settings win).
+    """
+    if emulator is None:
+        settings = config if isinstance(config, Settings) else Settings.load(config or {})
+        emulator = Emulator(settings, scenario)
+    app = Flask("pandamock")
+    app.url_map.strict_slashes = False
+    app.extensions[EXTENSION] = emulator
+    app.json.sort_keys = False
+    _register_control(app, emulator)
+    app.wsgi_app = Dispatcher(app.wsgi_app, ApiPipeline(emulator))  # type: ignore[method-assign]
+    return app
+
+
+def emulator_of(app: Flask) -> Emulator:
+    """The emulator behind an app made by :func:`create_app`."""
+    return app.extensions[EXTENSION]
+
+
+def _register_control(app: Flask, emulator: Emulator) -> None:
+    from . import __version__
+
+    @app.get("/_pandamock/health")
+    def health() -> Any:
+        return jsonify(
+            {
+                "status": "ok",
+                "version": __version__,
+                "scenario": emulator.scenario.name if emulator.scenario else None,
+                "clock": emulator.engine.clock.describe(),
+                "counts": emulator.engine.counts(),
+                "endpoints": len(emulator.registry),
+            }
+        )
+
+    @app.get("/_pandamock/openapi.json")
+    def openapi() -> Any:
+        return jsonify(build_openapi(emulator.registry))
+
+    @app.get("/")
+    def index() -> Any:
+        return (
+            f"pandamock {__version__}: PanDA API v1 emulator\n"
+            "  /api/v1/<module>/<function>   the PanDA API\n"
+            "  /_pandamock/health            emulator status\n"
+            "  /_pandamock/openapi.json      OpenAPI 3 document of every endpoint\n",
+            200,
+            {"Content-Type": "text/plain"},
+        )

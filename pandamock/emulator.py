@@ -1,0 +1,57 @@
+"""The emulator: an engine plus everything around it (registry, identity, journal, faults)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import scenario as scenarios
+from .api.identity import IdentityResolver
+from .api.registry import Registry, discover
+from .config import Settings
+from .engine import Engine
+from .faults import FaultEngine
+from .journal import Journal
+
+log = logging.getLogger("pandamock")
+
+
+class Emulator:
+    """One emulated PanDA server's state and machinery, independent of any HTTP server."""
+
+    def __init__(
+        self, settings: Settings | None = None, scenario: Any = None, registry: Registry | None = None
+    ) -> None:
+        self.settings = settings or Settings.load()
+        self.engine = Engine(production_dns=self.settings.production_dns)
+        self.registry = registry or discover()
+        self.journal = Journal(self.settings.journal_size)
+        self.faults = FaultEngine()
+        self.identities = IdentityResolver(
+            self.engine.world,
+            mode=self.settings.auth_mode,
+            default_identity=self.settings.identity,
+            production_dns=self.settings.production_dns,
+        )
+        self.scenario: scenarios.Scenario | None = None
+        self.load_scenario(scenario if scenario is not None else self.settings.scenario)
+
+    def load_scenario(self, reference: Any) -> scenarios.Scenario:
+        """Replace the state by a scenario (shipped name, path, mapping or :class:`Scenario`)."""
+        loaded = scenarios.load(reference)
+        if self.settings.seed is not None:
+            loaded.seed = self.settings.seed
+        self.engine.load_scenario(loaded)
+        self.scenario = loaded
+        if self.settings.identity and self.engine.world.user(self.settings.identity) is None:
+            raise scenarios.ScenarioError(
+                loaded.source or loaded.name,
+                [f"identity {self.settings.identity!r} (from the identity setting) is not in the scenario"],
+            )
+        log.info("scenario %s loaded: %s", loaded.name, self.engine.counts())
+        return loaded
+
+    def reset(self) -> None:
+        """Back to the loaded scenario's state; the journal is emptied."""
+        self.engine.reset()
+        self.journal.clear()

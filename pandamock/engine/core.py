@@ -1,0 +1,211 @@
+"""The engine: PanDA's state and rules, without any HTTP.
+
+An :class:`Engine` owns the store, the clock, the seeded randomness, the id counters and the
+domain services (``world`` for users/queues/resource types; jobs, tasks, event ranges,
+harvester, files and credentials are added by their modules). Every public engine operation
+runs inside :meth:`Engine.operation`: it takes the store lock, applies the progression steps
+that have come due on the emulator clock (what PanDA does asynchronously: the adder finishing
+jobs, JEDI applying task commands), and runs the operation as one atomic transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .clock import Clock, to_epoch
+from .ids import Ids
+from .outcome import StateError
+from .rng import Randomness
+from .store import SortedIndex, Store, Transaction
+from .tables import create_tables
+from .world import World
+
+#: Delays (emulated seconds) of what PanDA does asynchronously; a scenario's ``progression``
+#: section overrides them.
+DEFAULT_PROGRESSION: dict[str, float] = {
+    "job_activation": 1.0,  # job/submit: defined -> activated
+    "job_adder": 5.0,  # holding (final report) -> finished / failed
+    "task_step": 2.0,  # JEDI: registered -> defined -> ready -> scouting -> running
+    "task_command": 10.0,  # a registered task command is applied by JEDI
+    "task_completion": 2.0,  # all jobs final -> task done / finished / failed
+    "harvester_command": 0.0,  # new sweep commands become visible
+}
+
+ActionHandler = Callable[..., None]
+
+
+class Engine:
+    """The emulated PanDA world and the operations on it."""
+
+    def __init__(self, clock: Clock | None = None, seed: int = 0, production_dns: tuple[str, ...] = ()) -> None:
+        self.clock = clock or Clock()
+        self.store = Store()
+        self.randomness = Randomness(seed)
+        self.ids = Ids(self.store)
+        self.production_dns = tuple(production_dns)
+        self.progression: dict[str, float] = dict(DEFAULT_PROGRESSION)
+        self.actions: dict[str, ActionHandler] = {}
+        self.scenario_hooks: list[Callable[[Engine, Any], None]] = []
+        self.scenario: Any = None
+        self._baseline: dict[str, dict] | None = None
+        self._baseline_clock: dict | None = None
+        self._observers = threading.local()
+        self.pending = self.store.create_table(
+            "progressions",
+            key="id",
+            indexes=[SortedIndex("due", [], order=lambda record: (record["due"], record["id"]))],
+        )
+        self.store.listeners.append(self._notify_observer)
+        create_tables(self.store)
+        self.world = World(self)
+        self.services: list[Any] = [self.world]
+        self._register_services()
+
+    def _register_services(self) -> None:
+        """Create the domain services (each creates its tables and registers its actions)."""
+
+    # -- randomness ------------------------------------------------------------------------
+    @property
+    def random(self):
+        """The engine's seeded :class:`random.Random`."""
+        return self.randomness.random
+
+    @property
+    def faker(self) -> Any:
+        """The engine's seeded Faker."""
+        return self.randomness.faker
+
+    def now(self) -> _dt.datetime:
+        return self.clock.now()
+
+    # -- operations ------------------------------------------------------------------------
+    @contextmanager
+    def operation(self) -> Iterator[Transaction]:
+        """Lock, apply due progression steps, then run the block atomically."""
+        with self.store.lock:
+            outermost = not self.store.in_transaction
+            with self.store.transaction() as tx:
+                if outermost:
+                    self._run_due()
+                yield tx
+
+    def tick(self) -> None:
+        """Apply whatever progression steps have come due (e.g. after the clock moved)."""
+        with self.operation():
+            pass
+
+    @contextmanager
+    def observe(self) -> Iterator[list[dict]]:
+        """Collect the status transitions committed by this thread inside the block."""
+        collected: list[dict] = []
+        previous = getattr(self._observers, "transitions", None)
+        self._observers.transitions = collected
+        try:
+            yield collected
+        finally:
+            self._observers.transitions = previous
+
+    def _notify_observer(self, tx: Transaction) -> None:
+        observer = getattr(self._observers, "transitions", None)
+        if observer is not None:
+            observer.extend(tx.transitions)
+
+    # -- progression ------------------------------------------------------------------------
+    def on(self, action: str, handler: ActionHandler) -> None:
+        """Register the handler of a scheduled action (``handler(**args)``)."""
+        if action in self.actions:
+            raise ValueError(f"action {action!r} is registered already")
+        self.actions[action] = handler
+
+    def delay(self, name: str) -> float:
+        """The configured delay of a progression step, in emulated seconds."""
+        return float(self.progression.get(name, 0.0))
+
+    def schedule(self, action: str, after: float | str, **args: Any) -> int:
+        """Run ``action(**args)`` once ``after`` seconds (or the named delay) have passed on the clock.
+
+        Must be called inside an operation; the step is stored (and persisted) with the state.
+        """
+        if action not in self.actions:
+            raise KeyError(f"no action {action!r}; known: {', '.join(sorted(self.actions))}")
+        seconds = self.delay(after) if isinstance(after, str) else float(after)
+        step_id = self.ids.next("progression")
+        self.pending.insert({"id": step_id, "due": self.clock.time() + seconds, "action": action, "args": args})
+        return step_id
+
+    def _run_due(self) -> None:
+        index = self.pending.index("due")
+        now = self.clock.time()
+        while True:
+            bucket = index.buckets.get(())
+            if not bucket:
+                return
+            (due, step_id) = bucket[0][0]
+            if due > now:
+                return
+            step = self.pending.delete(step_id)
+            handler = self.actions.get(step["action"])
+            if handler is None:
+                raise StateError(f"scheduled action {step['action']!r} has no handler")
+            handler(**step["args"])
+
+    def pending_steps(self) -> list[dict]:
+        """Scheduled steps, soonest first."""
+        with self.store.lock:
+            return [dict(self.pending.get(rid)) for rid in self.pending.ids("due", ())]
+
+    # -- scenario, reset, snapshots --------------------------------------------------------
+    def load_scenario(self, scenario: Any) -> None:
+        """Replace the whole state by the scenario's world and make it the reset baseline."""
+        from .loader import apply_scenario
+
+        with self.store.lock:
+            self.store.clear()
+            apply_scenario(self, scenario)
+            self.scenario = scenario
+            self.mark_baseline()
+
+    def mark_baseline(self) -> None:
+        """Remember the current state as the one :meth:`reset` returns to."""
+        with self.store.lock:
+            self._baseline = self.store.capture()
+            self._baseline_clock = {"epoch": self.clock.time(), "seed": self.randomness.seed}
+
+    def reset(self) -> None:
+        """Return to the state of the last scenario load (milliseconds for small worlds)."""
+        with self.store.lock:
+            if self._baseline is None:
+                self.store.clear()
+                return
+            self.store.restore(self._baseline)
+            self.randomness.reseed(self._baseline_clock["seed"])
+            if self.scenario is not None:
+                from .loader import apply_clock
+
+                apply_clock(self, self.scenario)
+
+    def is_task_owner(self, task_id: object, compact_name: str | None) -> bool:
+        """Whether the task's ``userName`` is this compact user name (the API's task-owner check)."""
+        try:
+            key = int(task_id)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return False
+        with self.store.lock:
+            task = self.store.table("tasks").get(key)
+        return task is not None and task.get("userName") == compact_name
+
+    def counts(self) -> dict[str, int]:
+        """Number of records per table."""
+        with self.store.lock:
+            return {name: len(table) for name, table in self.store.tables.items()}
+
+    def configure_progression(self, delays: Mapping[str, float]) -> None:
+        self.progression = dict(DEFAULT_PROGRESSION)
+        self.progression.update(delays)
+
+    def epoch(self, moment: _dt.datetime) -> float:
+        return to_epoch(moment)

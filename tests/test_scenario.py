@@ -1,0 +1,59 @@
+"""Scenario files: validation with paths, shipped scenarios, loading into an engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from pandamock.engine import Engine
+from pandamock.scenario import SCHEMA, ScenarioError, load, shipped_scenarios, validate
+
+
+@pytest.mark.parametrize("name", sorted(shipped_scenarios()))
+def test_every_shipped_scenario_validates_and_loads(name):
+    scenario = load(name)
+    engine = Engine()
+    engine.load_scenario(scenario)
+    assert engine.counts()["users"] >= 1
+    assert engine.counts()["resource_types"] == 4
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (
+            {"name": "x", "sites": [{"name": "Q", "corecount": "eight"}]},
+            "sites[0].corecount: expected an integer, got 'eight'",
+        ),
+        (
+            {"name": "x", "sites": [{"name": "Q", "corecont": 8}]},
+            "sites[0].corecont: unknown key (did you mean 'corecount'?)",
+        ),
+        (
+            {"name": "x", "sites": [{"name": "Q", "status": "up"}]},
+            "sites[0].status: expected one of online, offline, test, brokeroff, got 'up'",
+        ),
+        ({"name": "x", "seeed": 1}, "seeed: unknown key (did you mean 'seed'?)"),
+        ({"name": "x", "identities": [{"name": "a"}]}, "identities[0]: missing required key 'dn'"),
+        ({"name": "x", "progression": {"job_adder": -1}}, "progression.job_adder: must be at least 0, got -1"),
+        ({"name": "x", "clock": {"speed": "fast"}}, "clock.speed: expected a number, got 'fast'"),
+        ({"sites": []}, "scenario: missing required key 'name'"),
+        (["not", "a", "mapping"], "scenario: expected a mapping"),
+    ],
+)
+def test_validation_names_the_path(data, problem):
+    problems = validate(data, SCHEMA)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_duplicate_names_and_missing_fixtures(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nidentities:\n  - {name: a, dn: /CN=a}\n  - {name: a, dn: /CN=b}\nfixtures: [nope.json]\n")
+    with pytest.raises(ScenarioError) as raised:
+        load(str(path))
+    assert "identities[1].name: 'a' is used already by identities[0]" in raised.value.problems
+    assert "fixtures[0]: no fixture file 'nope.json'" in raised.value.problems
+
+
+def test_unknown_shipped_name_suggests():
+    with pytest.raises(ScenarioError, match="did you mean 'default'"):
+        load("defualt")
