@@ -151,6 +151,12 @@ SCHEMA: dict = {
         "generate": GENERATE_SCHEMA,
         "progression": PROGRESSION_SCHEMA,
         "faults": {"type": "array", "items": {"type": "object"}, "description": "Fault rules active from the start."},
+        "records": {
+            "type": "object",
+            "description": "Records to put in tables after fixtures and generation ({table: [records]}); "
+            "a state dump carries the whole state here.",
+            "additionalProperties": {"type": "array", "items": {"type": "object"}},
+        },
     },
 }
 
@@ -184,6 +190,7 @@ class Scenario:
     generate: dict = field(default_factory=dict)
     progression: dict = field(default_factory=dict)
     faults: list = field(default_factory=list)
+    records: dict = field(default_factory=dict)
     source: str | None = None
 
     @classmethod
@@ -193,6 +200,8 @@ class Scenario:
         if problems:
             raise ScenarioError(source, problems)
         values = {key: value for key, value in data.items() if value is not None}
+        if "records" in values:
+            values["records"] = {table: [_decode_record(r) for r in rows] for table, rows in values["records"].items()}
         scenario = cls(**values, source=source)
         scenario._check_references()
         return scenario
@@ -256,8 +265,24 @@ class Scenario:
             "generate": self.generate,
             "progression": self.progression,
             "faults": self.faults,
+            "records": self.records,
         }
         return {key: value for key, value in data.items() if value not in (None, {}, [])}
+
+
+def _decode_record(record: dict) -> dict:
+    return {key: _decode_value(value) for key, value in record.items()}
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        decoded = decode_marker(value)
+        if decoded is not value:
+            return decoded
+        return {key: _decode_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode_value(item) for item in value]
+    return value
 
 
 def decode_marker(obj: dict) -> Any:

@@ -21,6 +21,9 @@ REGISTERED = list(REGISTRY)
 #: README's fidelity notes). Key: (endpoint, parameter) -> (reference type, our type).
 DEVIATIONS: dict[tuple[str, str], tuple[str, str]] = {}
 
+#: Endpoints of a started module that another branch of work provides (empty once merged).
+PENDING: set[str] = set()
+
 
 def annotation_name(annotation: object) -> str:
     """The reference catalogue's spelling of an annotation."""
@@ -71,6 +74,7 @@ def test_endpoint_matches_reference(spec):
 def test_started_modules_are_complete(module):
     """A URL module that serves any endpoint serves all of the real server's endpoints."""
     expected = {entry["function"] for entry in REFERENCE if entry["module"] == module}
+    expected -= {key.split("/")[1] for key in PENDING if key.startswith(f"{module}/")}
     assert set(REGISTRY.modules[module].endpoints) == expected
 
 

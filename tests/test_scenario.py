@@ -57,3 +57,26 @@ def test_duplicate_names_and_missing_fixtures(tmp_path):
 def test_unknown_shipped_name_suggests():
     with pytest.raises(ScenarioError, match="did you mean 'default'"):
         load("defualt")
+
+
+def test_a_dump_loads_back_as_a_scenario():
+    import json
+
+    from pandamock.api.envelope import encode
+    from pandamock.engine import records, snapshot
+
+    engine = Engine()
+    engine.load_scenario(load("default"))
+    with engine.operation():
+        engine.store.table("tasks").insert(
+            records.new_task({"jediTaskID": 1, "status": "running", "modificationTime": engine.now()})
+        )
+    dumped = json.loads(encode(snapshot.dump(engine), as_json=True))
+    again = Engine()
+    again.load_scenario(load(dumped))
+    assert (
+        again.store.table("tasks").get(1)["modificationTime"] == engine.store.table("tasks").get(1)["modificationTime"]
+    )
+    assert again.counts() == engine.counts()
+    only_running = snapshot.dump(engine, tables=["tasks"], where={"status": "running", "jediTaskID": "1"})
+    assert [task["jediTaskID"] for task in only_running["records"]["tasks"]] == [1]

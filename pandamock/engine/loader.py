@@ -43,3 +43,7 @@ def apply_scenario(engine: Engine, scenario: Any) -> None:
                 table.put(record)
         for hook in engine.scenario_hooks:
             hook(engine, scenario)
+        for table_name, records in (getattr(scenario, "records", None) or {}).items():
+            table = engine.store.table(table_name)
+            for record in records:
+                table.put(record)

@@ -31,7 +31,8 @@ def _range_order(record: dict) -> tuple:
 
 
 def create_tables(store: Store) -> None:
-    """Create ``tasks``, ``datasets``, ``dataset_files``, ``jobs`` and ``event_ranges``."""
+    """Create ``tasks``, ``datasets``, ``dataset_files``, ``jobs``, ``harvester_instances``, ``workers``,
+    ``worker_jobs`` and ``event_ranges``."""
     store.create_table(
         "tasks",
         key="jediTaskID",
@@ -58,6 +59,22 @@ def create_tables(store: Store) -> None:
             HashIndex("by_task_status", ["jediTaskID", "jobStatus"]),
             HashIndex("by_jobset", ["jobsetID"]),
         ],
+    )
+    # harvester: instances keyed by harvester_ID; workers keyed "<harvester_ID>:<workerID>" (PanDA's
+    # primary key is the pair), links between workers and jobs keyed "<harvester_ID>:<workerID>:<PandaID>"
+    store.create_table("harvester_instances", key="harvester_ID")
+    store.create_table(
+        "workers",
+        key="worker_key",
+        indexes=[
+            HashIndex("by_harvester", ["harvesterID"]),
+            HashIndex("by_queue_status", ["computingSite", "status"]),
+        ],
+    )
+    store.create_table(
+        "worker_jobs",
+        key="link_key",
+        indexes=[HashIndex("by_worker", ["harvesterID", "workerID"]), HashIndex("by_job", ["PandaID"])],
     )
     store.create_table(
         "event_ranges",
