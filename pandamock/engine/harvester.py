@@ -355,7 +355,7 @@ class Harvester:
     def _update_worker(self, harvester_id: str, data: Mapping) -> bool:
         if not isinstance(data, Mapping):
             raise DatabaseError("a worker must be a dictionary")
-        now = self.engine.now()
+        now = _second(self.engine.now())  # Harvester_Workers.lastUpdate is a DATE
         worker_id = _int_id(data["workerID"])
         key = worker_key(harvester_id, worker_id)
         old = self.workers.get(key)
