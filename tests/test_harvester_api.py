@@ -427,8 +427,8 @@ def test_add_sweep_command_refusals(client, engine):
     assert len(table(engine, "harvester_commands")) == 0
 
 
-def test_sweep_command_becomes_visible_after_the_configured_delay(client, frozen):
-    frozen.progression["harvester_command"] = 30.0
+def test_sweep_command_becomes_visible_after_the_configured_delay(client, frozen, monkeypatch):
+    monkeypatch.setitem(frozen.progression, "harvester_command", 30.0)
     _serve_queue(client)
     _sweep(client)
     assert post(client, "acquire_commands", harvester_id="h1", n_commands=5)["data"] == []
