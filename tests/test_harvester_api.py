@@ -596,3 +596,16 @@ def test_update_worker_status_refusals(client, frozen):
     # an unknown worker: the UPDATE matches no row and still succeeds
     assert pilot_post(client, worker_id=6, harvester_id="h1", status="started")["success"] is True
     assert worker(frozen, "h1", 5)["pilotStatus"] is None and worker(frozen, "h1", 6) is None
+
+
+def test_unknown_harvester_ids(client, engine):
+    # as in the real server: commands of an unknown instance are an empty list, workers of an instance
+    # that never sent a heartbeat are stored (the instance is not registered by them)
+    assert post(client, "acquire_commands", harvester_id="nobody", n_commands=3) == {
+        "success": True,
+        "message": "",
+        "data": [],
+    }
+    assert post(client, "update_workers", harvester_id="nobody", workers=[{"workerID": 1}])["data"] == [True]
+    assert table(engine, "harvester_instances").get("nobody") is None
+    assert get(client, "get_current_worker_id", harvester_id="somebody")["message"] == DB_ERROR
