@@ -221,8 +221,9 @@ class FileServer:
         if record is None or record["modificationTime"].isoformat() != modified:
             return  # deleted, or touched/rewritten since
         self.files.delete(path)
-        for key in self.sandboxes.ids("by_file", record["name"]):
-            self.sandboxes.delete(key)
+        if record["kind"] == "cache":
+            for key in self.sandboxes.ids("by_file", record["name"]):
+                self.sandboxes.delete(key)
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.engine.random.getrandbits(128), version=4))
