@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 
 from .api.openapi import build as build_openapi
 from .api.pipeline import ApiPipeline
+from .cache import register_cache_routes
 from .config import Settings
 from .emulator import Emulator
 
@@ -51,6 +52,7 @@ def create_app(
     app.extensions[EXTENSION] = emulator
     app.json.sort_keys = False
     _register_control(app, emulator)
+    register_cache_routes(app, emulator)
     app.wsgi_app = Dispatcher(app.wsgi_app, ApiPipeline(emulator))  # type: ignore[method-assign]
     return app
 

@@ -71,6 +71,12 @@ class Settings:
     production_dns: tuple[str, ...] = _list_spec(
         "DN substrings that always have the production role (the server's production_dns), comma-separated."
     )
+    data_dir: str | None = _spec(
+        "str", "Directory of the file server's files (cache, JEDI logs); default: a temporary directory.", None
+    )
+    max_upload_mb: int = _spec(
+        "int", "Upload size cap in MB, on top of the real server's per-endpoint limits (0: those limits only).", 768
+    )
     threads: int = _spec("int", "Worker threads of the HTTP server.", 16)
     journal_size: int = _spec("int", "Number of requests the journal keeps (the oldest are dropped).", 10000)
     log_level: str = _spec("choice", "Logging level of the server.", "info", ("debug", "info", "warning", "error"))

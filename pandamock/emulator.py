@@ -23,7 +23,11 @@ class Emulator:
         self, settings: Settings | None = None, scenario: Any = None, registry: Registry | None = None
     ) -> None:
         self.settings = settings or Settings.load()
-        self.engine = Engine(production_dns=self.settings.production_dns)
+        self.engine = Engine(
+            production_dns=self.settings.production_dns,
+            data_dir=self.settings.data_dir,
+            max_upload_mb=self.settings.max_upload_mb,
+        )
         self.registry = registry or discover()
         self.journal = Journal(self.settings.journal_size)
         self.faults = FaultEngine()

@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from .clock import Clock, to_epoch
+from .credentials import Credentials
+from .files import FileServer
+from .harvester import Harvester
 from .ids import Ids
 from .outcome import StateError
 from .rng import Randomness
@@ -33,6 +36,7 @@ DEFAULT_PROGRESSION: dict[str, float] = {
     "task_command": 10.0,  # a registered task command is applied by JEDI
     "task_completion": 2.0,  # all jobs final -> task done / finished / failed
     "harvester_command": 0.0,  # new sweep commands become visible
+    "cache_file_lifetime": 7 * 24 * 3600.0,  # an untouched cache file leaves the file server
 }
 
 ActionHandler = Callable[..., None]
@@ -41,7 +45,14 @@ ActionHandler = Callable[..., None]
 class Engine:
     """The emulated PanDA world and the operations on it."""
 
-    def __init__(self, clock: Clock | None = None, seed: int = 0, production_dns: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        seed: int = 0,
+        production_dns: tuple[str, ...] = (),
+        data_dir: str | None = None,
+        max_upload_mb: int = 768,
+    ) -> None:
         self.clock = clock or Clock()
         self.store = Store()
         self.randomness = Randomness(seed)
@@ -63,10 +74,18 @@ class Engine:
         create_tables(self.store)
         self.world = World(self)
         self.services: list[Any] = [self.world]
+        self.data_dir = data_dir  # file server: None = a temporary directory
+        self.max_upload_mb = max_upload_mb
         self._register_services()
 
     def _register_services(self) -> None:
         """Create the domain services (each creates its tables and registers its actions)."""
+        self.harvester = Harvester(self)
+        self.services.append(self.harvester)
+        self.files = FileServer(self, data_dir=self.data_dir, max_upload_mb=self.max_upload_mb)
+        self.services.append(self.files)
+        self.credentials = Credentials(self)
+        self.services.append(self.credentials)
 
     # -- randomness ------------------------------------------------------------------------
     @property
