@@ -80,3 +80,14 @@ def test_a_dump_loads_back_as_a_scenario():
     assert again.counts() == engine.counts()
     only_running = snapshot.dump(engine, tables=["tasks"], where={"status": "running", "jediTaskID": "1"})
     assert [task["jediTaskID"] for task in only_running["records"]["tasks"]] == [1]
+
+
+def test_reset_restores_progression_delays_and_clock():
+    engine = Engine()
+    engine.load_scenario(load({"name": "p", "progression": {"job_adder": 7}, "clock": {"frozen": True}}))
+    start = engine.clock.time()
+    engine.progression["job_adder"] = 0
+    engine.clock.advance(100)
+    engine.reset()
+    assert engine.delay("job_adder") == 7
+    assert engine.clock.time() < start + 100

@@ -206,6 +206,7 @@ class Engine:
                 from .loader import apply_clock
 
                 apply_clock(self, self.scenario)
+                self.configure_progression(self.scenario.progression or {})
 
     def is_task_owner(self, task_id: object, compact_name: str | None) -> bool:
         """Whether the task's ``userName`` is this compact user name (the API's task-owner check)."""
