@@ -12,6 +12,7 @@ from .config import Settings
 from .engine import Engine
 from .faults import FaultEngine
 from .journal import Journal
+from .tokens import token_verifier
 
 log = logging.getLogger("pandamock")
 
@@ -32,6 +33,7 @@ class Emulator:
             mode=self.settings.auth_mode,
             default_identity=self.settings.identity,
             production_dns=self.settings.production_dns,
+            verifier=token_verifier(self.settings),
         )
         self.scenario: scenarios.Scenario | None = None
         self.load_scenario(scenario if scenario is not None else self.settings.scenario)
