@@ -328,6 +328,10 @@ def make_proxy(
     serial = serial if serial is not None else secrets.randbelow(2**31 - 2**20) + 2**20
     key = new_key()
     now = _now()
+    start = not_before or now - BACKDATE
+    end = (not_before or now) + lifetime
+    if end <= start:  # a negative lifetime: a proxy that has already expired
+        start = end - PROXY_LIFETIME
     common_name = LIMITED_PROXY_CN if limited else str(serial)
     subject = x509.Name([*issuer.certificate.subject.rdns, _cn_rdn(common_name)])
     certificate = (
@@ -336,8 +340,8 @@ def make_proxy(
         .issuer_name(issuer.certificate.subject)
         .public_key(key.public_key())
         .serial_number(serial)
-        .not_valid_before(not_before or now - BACKDATE)
-        .not_valid_after((not_before or now) + lifetime)
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(_key_usage(True, True, False), critical=True)
         .add_extension(x509.UnrecognizedExtension(PROXY_CERT_INFO_OID, proxy_cert_info(limited)), critical=True)
         .sign(issuer.key, hashes.SHA256())
@@ -460,11 +464,12 @@ class LocalCA:
 
     # -- server ------------------------------------------------------------------------------
     def server_file(self, hosts: Iterable[str]) -> Path:
-        """A PEM file (certificate, key, CA) for these host names, (re)issued when missing or expiring."""
-        names = sorted(dict.fromkeys(hosts))
+        """A PEM file (certificate, key, CA) for these host names (the first is the CN), (re)issued
+        when missing, expiring or from another CA."""
+        names = list(dict.fromkeys(hosts))
         if not names:
             raise TLSError("a server certificate needs at least one host name")
-        ident = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+        ident = hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:12]
         path = self.directory / "server" / f"server-{ident}.pem"
         ca = self.ca
         with self._locked():
@@ -511,10 +516,12 @@ class LocalCA:
         lifetime: dt.timedelta = PROXY_LIFETIME,
         limited: bool = False,
     ) -> Path:
-        """A new proxy of identity ``name`` written as an ``X509_USER_PROXY`` file (mode 0600)."""
+        """A new proxy of identity ``name`` written as an ``X509_USER_PROXY`` file (mode 0600):
+        proxy certificate, proxy key, user certificate."""
         proxy = make_proxy(self.user(name, dn), lifetime=lifetime, limited=limited)
         target = Path(path) if path is not None else self.proxy_file(name)
-        _write(target, proxy.bundle_pem(), private=True)
+        without_ca = Credential(proxy.certificate, proxy.key, proxy.chain[:-1])  # as grid proxy files are
+        _write(target, without_ca.bundle_pem(), private=True)
         return target
 
     # -- serving -----------------------------------------------------------------------------
