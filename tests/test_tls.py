@@ -241,3 +241,71 @@ def test_server_hosts():
     assert server_hosts("127.0.0.1")[:3] == ["localhost", "127.0.0.1", "::1"]
     assert "0.0.0.0" not in server_hosts("0.0.0.0")
     assert "panda.example.org" in server_hosts("panda.example.org")
+
+
+# --- pandamock certs ---------------------------------------------------------------------------
+def _certs(*args: str):
+    from click.testing import CliRunner
+
+    from pandamock.cli import main
+
+    return CliRunner().invoke(main, ["certs", *args])
+
+
+def test_certs_command(tmp_path):
+    directory = tmp_path / "tls"
+    summary = _certs("--tls-dir", str(directory))
+    assert summary.exit_code == 0, summary.output
+    ca = LocalCA(directory).ensure()
+    assert f"CA certificate (bundle): {ca.ca_file}\n" in summary.output
+    assert f"X509_CERT_DIR:           {ca.cert_dir}\n" in summary.output
+    assert "identities:              pilot, jdoe, higgs, mallory\n" in summary.output
+    assert _certs("ca", "--tls-dir", str(directory)).output == ca.ca_file.read_text()
+    assert _certs("ca", "--tls-dir", str(directory), "--out", str(tmp_path / "bundle.pem")).exit_code == 0
+    assert (tmp_path / "bundle.pem").read_bytes() == ca.ca.cert_pem()
+    assert _certs("cert-dir", "--tls-dir", str(directory)).output.strip() == str(ca.cert_dir)
+    _certs("cert-dir", "--tls-dir", str(directory), "--out", str(tmp_path / "grid-certificates"))
+    assert [p.name for p in (tmp_path / "grid-certificates").iterdir()] == [next(ca.cert_dir.iterdir()).name]
+
+
+def test_certs_user_and_proxy_commands(tmp_path):
+    directory = str(tmp_path / "tls")
+    cert_path, key_path = _certs("user", "jdoe", "--tls-dir", directory).output.split()
+    assert Credential.from_pem(open(cert_path, "rb").read() + open(key_path, "rb").read()).dn == JDOE_DN
+    copied = _certs("user", "jdoe", "--tls-dir", directory, "--out-dir", str(tmp_path / "globus")).output.split()
+    assert copied == [str(tmp_path / "globus" / "usercert.pem"), str(tmp_path / "globus" / "userkey.pem")]
+    assert stat.S_IMODE((tmp_path / "globus" / "userkey.pem").stat().st_mode) == 0o600
+    proxy_path = _certs("proxy", "jdoe", "--tls-dir", directory, "--hours", "1").output.strip()
+    proxy = Credential.from_pem(open(proxy_path, "rb").read())
+    assert proxy.dn.startswith(JDOE_DN + "/CN=") and is_proxy(proxy.certificate)
+    lifetime = proxy.certificate.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(minutes=55) < lifetime <= dt.timedelta(hours=1)
+    _certs("proxy", "jdoe", "--tls-dir", directory, "--hours", "-2", "--out", str(tmp_path / "old"))
+    expired = Credential.from_pem((tmp_path / "old").read_bytes())
+    assert expired.certificate.not_valid_after_utc < dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    limited = _certs("proxy", "pilot", "--tls-dir", directory, "--limited", "--out", str(tmp_path / "limited"))
+    assert Credential.from_pem((tmp_path / "limited").read_bytes()).dn.endswith(
+        "/CN=Robot: ATLAS Pilot1/CN=limited proxy"
+    )
+    assert limited.output.strip() == str(tmp_path / "limited")
+    refused = _certs("proxy", "nobody", "--tls-dir", directory)
+    assert refused.exit_code == 2
+    assert "no identity 'nobody' in scenario 'default'" in refused.output
+
+
+def test_certs_env_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANDAMOCK_HTTPS_PORT", "25443")
+    output = _certs("env", "higgs", "--tls-dir", str(tmp_path)).output
+    ca = LocalCA(tmp_path)
+    assert output.splitlines() == [
+        f"export X509_USER_PROXY={ca.proxy_file('higgs')}",
+        f"export X509_USER_CERT={ca.user_dir('higgs') / 'usercert.pem'}",
+        f"export X509_USER_KEY={ca.user_dir('higgs') / 'userkey.pem'}",
+        f"export X509_CERT_DIR={ca.cert_dir}",
+        "export PANDA_URL_SSL=https://127.0.0.1:25443/server/panda",
+        "export PANDA_URL=https://127.0.0.1:25443/server/panda",
+        "export PANDACACHE_URL=https://127.0.0.1:25443/server/panda",
+        "export PANDA_BEHIND_REAL_LB=1",
+    ]
+    monkeypatch.setenv("PANDAMOCK_HTTPS_PORT", "-1")
+    assert "PANDA_URL_SSL" not in _certs("env", "higgs", "--tls-dir", str(tmp_path)).output
