@@ -2,11 +2,14 @@
 
 Sources, as in the real server (``panda_request.py``, ``api/v1/common.py``):
 
-* a client certificate: the TLS layer puts ``SSL_CLIENT_S_DN`` in the WSGI environ; VO roles
-  come from the scenario identity with that DN (``GRST_CRED_<n>`` attributes are synthesised);
+* a client certificate: the TLS layer (:mod:`pandamock.tls`) puts ``SSL_CLIENT_S_DN`` in the WSGI
+  environ; VO roles come from the scenario identity with that DN, proxy CNs ignored
+  (``GRST_CRED_<n>`` attributes are synthesised, with a ``GSIPROXY`` entry per proxy level);
 * a bearer token with an ``Origin: <vo>[:<role>|.<role>]`` header: the DN is built from the
   token's ``name`` claim (+ ``/CN=nickname:<preferred_username>``), roles from Origin and the
   token's groups; a rejected token is a 403 ``ERROR : Token authentication failed. <reason>``;
+  the ``verifier`` decodes the token: without checks in open mode, checking the emulator's
+  signature, expiry, issuer and client id in strict mode (:mod:`pandamock.tokens`);
 * **open mode** only: no credentials → the scenario's default identity (a production-role
   user), or the identity named by the ``X-Pandamock-Identity`` header.
 
