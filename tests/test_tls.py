@@ -309,3 +309,11 @@ def test_certs_env_command(tmp_path, monkeypatch):
     ]
     monkeypatch.setenv("PANDAMOCK_HTTPS_PORT", "-1")
     assert "PANDA_URL_SSL" not in _certs("env", "higgs", "--tls-dir", str(tmp_path)).output
+
+
+def test_certs_command_refuses_a_dn_it_cannot_use(tmp_path):
+    scenario = tmp_path / "odd.yaml"
+    scenario.write_text("name: odd\nidentities:\n  - name: tokenonly\n    dn: Jane Doe/CN=nickname:jdoe\n")
+    result = _certs("user", "tokenonly", "--tls-dir", str(tmp_path / "tls"), "--scenario", str(scenario))
+    assert result.exit_code == 2
+    assert "DN 'Jane Doe/CN=nickname:jdoe' is not in slash form (/DC=.../CN=...)" in result.output

@@ -213,6 +213,11 @@ def test_certificate_of_an_unknown_dn(open_servers, ca, tmp_path):
         "Somebody Else",
         [],
     )
+    voms = _get(secure.url, ca, cert=str(path), path="/api/v1/system/get_voms_attributes").json()["data"]
+    assert list(voms) == ["GRST_CRED_0"]
+    assert voms["GRST_CRED_0"].startswith("X509USER ") and voms["GRST_CRED_0"].endswith(
+        " 0 /DC=org/DC=pandamock/CN=Somebody Else"
+    )
 
 
 def test_banned_certificate_user(open_servers, ca):

@@ -224,8 +224,11 @@ class IdentityResolver:
             user = self.world.user_by_dn(get_bare_dn(cert_dn, keep_digits=False))
             env["SSL_CLIENT_S_DN"] = cert_dn
             env.update({k: v for k, v in environ.items() if k.startswith(("GRST_CRED_", "GRST_CONN_"))})
-            if user is not None and not fqans_from_env(env):
-                env.update(voms_env(user["dn"], user["fqans"], _proxy_dns(cert_dn, user["dn"]), _validity(environ)))
+            if not any(key.startswith("GRST_") for key in env):
+                # mod_gridsite's view; a DN that is not in the scenario has no VO roles
+                user_dn = user["dn"] if user is not None else get_bare_dn(cert_dn, keep_digits=False)
+                fqans = user["fqans"] if user is not None else ()
+                env.update(voms_env(user_dn, fqans, _proxy_dns(cert_dn, user_dn), _validity(environ)))
         authorization = environ.get("HTTP_AUTHORIZATION")
         if authorization and len(authorization.split()) > 1:
             token_env, claims = self._token(authorization.split()[1], environ, cert_dn)

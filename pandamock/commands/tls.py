@@ -72,6 +72,20 @@ def _identity(settings: Settings, name: str) -> dict:
     return identities[name]
 
 
+def _issued(make: Callable[[], Any]) -> Any:
+    """Run a certificate request; a DN the CA cannot use (or an unwritable file) ends the command."""
+    from ..tls import TLSError
+
+    try:
+        return make()
+    except TLSError as exc:
+        click.echo(f"pandamock: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        click.echo(f"pandamock: {exc}", err=True)
+        sys.exit(1)
+
+
 def _https_base(settings: Settings) -> str | None:
     if settings.https_port <= 0:
         return None
@@ -151,7 +165,7 @@ def certs_user(ctx: click.Context, name: str, out_dir: str | None, tls_dir: str 
     settings = _sub_settings(ctx, tls_dir, scenario)
     identity = _identity(settings, name)
     ca = _ca(settings)
-    cert_file, key_file = ca.user_files(name, identity["dn"])
+    cert_file, key_file = _issued(lambda: ca.user_files(name, identity["dn"]))
     if out_dir is not None:
         from ..tls import _write
 
@@ -183,7 +197,8 @@ def certs_proxy(
     settings = _sub_settings(ctx, tls_dir, scenario)
     identity = _identity(settings, name)
     ca = _ca(settings)
-    path = ca.write_proxy(name, identity["dn"], out, lifetime=dt.timedelta(hours=hours), limited=limited)
+    lifetime = dt.timedelta(hours=hours)
+    path = _issued(lambda: ca.write_proxy(name, identity["dn"], out, lifetime=lifetime, limited=limited))
     click.echo(path)
 
 
@@ -199,8 +214,8 @@ def certs_env(ctx: click.Context, name: str, tls_dir: str | None, scenario: str 
     settings = _sub_settings(ctx, tls_dir, scenario)
     identity = _identity(settings, name)
     ca = _ca(settings)
-    cert_file, key_file = ca.user_files(name, identity["dn"])
-    proxy = ca.write_proxy(name, identity["dn"])
+    cert_file, key_file = _issued(lambda: ca.user_files(name, identity["dn"]))
+    proxy = _issued(lambda: ca.write_proxy(name, identity["dn"]))
     exports = {
         "X509_USER_PROXY": proxy,
         "X509_USER_CERT": cert_file,
