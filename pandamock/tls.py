@@ -205,11 +205,14 @@ class Credential:
     @classmethod
     def from_pem(cls, data: bytes) -> Credential:
         """Read a bundle written by :meth:`bundle_pem` (or a certificate file followed by its key)."""
-        certificates = x509.load_pem_x509_certificates(data)
         match = re.search(rb"-----BEGIN (?:RSA )?PRIVATE KEY-----.*?-----END (?:RSA )?PRIVATE KEY-----", data, re.S)
         if match is None:
             raise TLSError("no private key in the PEM data")
-        key = serialization.load_pem_private_key(match.group(0), password=None)
+        try:
+            certificates = x509.load_pem_x509_certificates(data)
+            key = serialization.load_pem_private_key(match.group(0), password=None)
+        except ValueError as exc:
+            raise TLSError(f"unreadable PEM data: {exc}") from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise TLSError("the private key is not an RSA key")
         return cls(certificates[0], key, tuple(certificates[1:]))
@@ -451,7 +454,10 @@ class LocalCA:
         with self._locked():
             key_file = self.directory / "ca" / "ca.key"
             if self.ca_file.exists() and key_file.exists():
-                ca = Credential.from_pem(self.ca_file.read_bytes() + key_file.read_bytes())
+                try:
+                    ca = Credential.from_pem(self.ca_file.read_bytes() + key_file.read_bytes())
+                except TLSError as exc:  # never replaced silently: clients may trust it
+                    raise TLSError(f"the CA in {self.directory / 'ca'} cannot be read ({exc})") from None
             else:
                 ca = make_ca()
                 _write(key_file, ca.key_pem(), private=True)
@@ -473,10 +479,9 @@ class LocalCA:
         path = self.directory / "server" / f"server-{ident}.pem"
         ca = self.ca
         with self._locked():
-            if path.exists():
-                current = Credential.from_pem(path.read_bytes())
-                if not current.expires_within(RENEW_BEFORE) and current.chain[:1] == (ca.certificate,):
-                    return path
+            current = _readable(lambda: Credential.from_pem(path.read_bytes())) if path.exists() else None
+            if current and not current.expires_within(RENEW_BEFORE) and current.chain[:1] == (ca.certificate,):
+                return path
             credential = issue(ca, SERVER_DN_PREFIX + names[0], hosts=names)
             _write(path, credential.bundle_pem(), private=True)
         return path
@@ -489,8 +494,10 @@ class LocalCA:
         cert_file, key_file = directory / "usercert.pem", directory / "userkey.pem"
         ca = self.ca
         with self._locked():
+            current = None
             if cert_file.exists() and key_file.exists():
-                current = Credential.from_pem(cert_file.read_bytes() + key_file.read_bytes())
+                current = _readable(lambda: Credential.from_pem(cert_file.read_bytes() + key_file.read_bytes()))
+            if current is not None:
                 if (
                     current.dn == slash_dn(parse_dn(dn))
                     and current.certificate.issuer == ca.certificate.subject
@@ -530,6 +537,14 @@ class LocalCA:
         certificates (and their proxies) issued by this CA."""
         server = str(self.server_file(hosts))
         return ClientCertificateAdapter(server, server, str(self.ca_file))
+
+
+def _readable(read: Any) -> Credential | None:
+    """An issued credential from its files, or None when they are damaged (it is then reissued)."""
+    try:
+        return read()
+    except TLSError:
+        return None
 
 
 def server_hosts(bind_host: str) -> list[str]:

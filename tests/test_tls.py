@@ -317,3 +317,16 @@ def test_certs_command_refuses_a_dn_it_cannot_use(tmp_path):
     result = _certs("user", "tokenonly", "--tls-dir", str(tmp_path / "tls"), "--scenario", str(scenario))
     assert result.exit_code == 2
     assert "DN 'Jane Doe/CN=nickname:jdoe' is not in slash form (/DC=.../CN=...)" in result.output
+
+
+def test_damaged_files(tmp_path):
+    ca = LocalCA(tmp_path).ensure()
+    cert_file, key_file = ca.user_files("jdoe", JDOE_DN)
+    key_file.write_text("-----BEGIN RSA PRIVATE KEY-----\ngarbage\n-----END RSA PRIVATE KEY-----\n")
+    assert ca.user("jdoe", JDOE_DN).dn == JDOE_DN  # reissued
+    server = ca.server_file(["localhost"])
+    server.write_text("not a certificate")
+    assert Credential.from_pem(ca.server_file(["localhost"]).read_bytes()).chain == (ca.ca.certificate,)
+    ca.ca_file.write_text("damaged")
+    with pytest.raises(TLSError, match="the CA in .* cannot be read"):
+        LocalCA(tmp_path).ensure()
