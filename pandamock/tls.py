@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -480,7 +481,7 @@ class LocalCA:
         ca = self.ca
         with self._locked():
             current = _readable(lambda: Credential.from_pem(path.read_bytes())) if path.exists() else None
-            if current and not current.expires_within(RENEW_BEFORE) and current.chain[:1] == (ca.certificate,):
+            if current is not None and _issued_by(current, ca):
                 return path
             credential = issue(ca, SERVER_DN_PREFIX + names[0], hosts=names)
             _write(path, credential.bundle_pem(), private=True)
@@ -497,13 +498,8 @@ class LocalCA:
             current = None
             if cert_file.exists() and key_file.exists():
                 current = _readable(lambda: Credential.from_pem(cert_file.read_bytes() + key_file.read_bytes()))
-            if current is not None:
-                if (
-                    current.dn == slash_dn(parse_dn(dn))
-                    and current.certificate.issuer == ca.certificate.subject
-                    and not current.expires_within(RENEW_BEFORE)
-                ):
-                    return Credential(current.certificate, current.key, (ca.certificate,))
+            if current is not None and current.dn == slash_dn(parse_dn(dn)) and _issued_by(current, ca):
+                return Credential(current.certificate, current.key, (ca.certificate,))
             credential = issue(ca, dn)
             _write(key_file, credential.key_pem(), private=True)
             _write(cert_file, credential.cert_pem())
@@ -537,6 +533,17 @@ class LocalCA:
         certificates (and their proxies) issued by this CA."""
         server = str(self.server_file(hosts))
         return ClientCertificateAdapter(server, server, str(self.ca_file))
+
+
+def _issued_by(credential: Credential, ca: Credential) -> bool:
+    """Whether a kept credential is still good: signed by this CA (not an earlier one of the same
+    name), its key matching, and not about to expire."""
+    try:
+        credential.certificate.verify_directly_issued_by(ca.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    same_key = credential.key.public_key().public_numbers() == credential.certificate.public_key().public_numbers()
+    return same_key and not credential.expires_within(RENEW_BEFORE)
 
 
 def _readable(read: Any) -> Credential | None:

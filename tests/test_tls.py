@@ -330,3 +330,18 @@ def test_damaged_files(tmp_path):
     ca.ca_file.write_text("damaged")
     with pytest.raises(TLSError, match="the CA in .* cannot be read"):
         LocalCA(tmp_path).ensure()
+
+
+def test_a_new_ca_of_the_same_name_reissues_everything(tmp_path):
+    ca = LocalCA(tmp_path).ensure()
+    old_user = ca.user("jdoe", JDOE_DN).certificate
+    old_server = ca.server_file(["localhost"]).read_bytes()
+    shutil.rmtree(tmp_path / "ca")  # "reset the CA"
+    fresh = LocalCA(tmp_path).ensure()
+    assert fresh.ca.certificate.subject == ca.ca.certificate.subject
+    assert fresh.ca.certificate != ca.ca.certificate
+    new_user = fresh.user("jdoe", JDOE_DN).certificate
+    assert new_user != old_user
+    new_user.verify_directly_issued_by(fresh.ca.certificate)
+    assert fresh.server_file(["localhost"]).read_bytes() != old_server
+    assert [path.read_bytes() for path in fresh.cert_dir.iterdir()] == [fresh.ca.cert_pem()]
