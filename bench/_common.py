@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_process(args: list[str], env: dict | None = None, timeout: float = 60) -> tuple[subprocess.Popen, str, float]:
-    """Start a server process that prints a line containing 'serving <url>'; returns (process, url, seconds)."""
+    """Start a server process that prints a line containing 'serving <url>'; returns (process, url, seconds).
+
+    HTTPS stays off (``PANDAMOCK_HTTPS_PORT=-1``) unless ``env`` or the environment set it, so that
+    benchmarks measure what they name and never take port 25443."""
+    env = {"PANDAMOCK_HTTPS_PORT": os.environ.get("PANDAMOCK_HTTPS_PORT", "-1"), **(env or {})}
     started = time.perf_counter()
     process = subprocess.Popen(
         args,

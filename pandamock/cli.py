@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .commands import tls as tls_commands
 from .config import ConfigError, Settings, SettingSpec
 
 EXIT_USAGE = 2
@@ -53,7 +54,8 @@ def main() -> None:
     """pandamock: a local emulator of the PanDA server's HTTP API v1.
 
     Start it with `pandamock serve`, then point a pilot, harvester or panda-client at
-    http://127.0.0.1:25080 (see `pandamock serve --help` for every setting).
+    http://127.0.0.1:25080 or https://127.0.0.1:25443 (see `pandamock serve --help` for every
+    setting, `pandamock certs` for certificates and `pandamock token` for tokens).
     """
 
 
@@ -67,6 +69,7 @@ def serve(**options: Any) -> None:
     from .app import create_app
     from .scenario import ScenarioError
     from .server import MockServer
+    from .tls import TLSError, https_server
 
     settings = load_settings(options)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -77,13 +80,22 @@ def serve(**options: Any) -> None:
         sys.exit(EXIT_USAGE)
     server = MockServer(app, host=settings.host, port=settings.port, threads=settings.threads)
     try:
-        server.start()
-    except OSError as exc:
-        click.echo(f"pandamock: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
+        secure = https_server(app, settings)
+    except (OSError, TLSError) as exc:
+        click.echo(f"pandamock: cannot set up HTTPS in {settings.tls_dir or 'the config directory'}: {exc}", err=True)
         sys.exit(1)
+    for listener, port in ((server, settings.port), (secure, settings.https_port)):
+        try:
+            if listener is not None:
+                listener.start()
+        except OSError as exc:
+            click.echo(f"pandamock: cannot listen on {settings.host}:{port}: {exc.strerror or exc}", err=True)
+            server.stop()
+            sys.exit(1)
     emulator = app.extensions["pandamock"]
+    urls = server.url + (f" and {secure.url}" if secure is not None else "")
     click.echo(
-        f"pandamock {__version__} serving {server.url} (scenario {emulator.scenario.name}, "
+        f"pandamock {__version__} serving {urls} (scenario {emulator.scenario.name}, "
         f"auth {settings.auth_mode}); Ctrl-C to stop",
         err=False,
     )
@@ -101,6 +113,8 @@ def serve(**options: Any) -> None:
     finally:
         click.echo("pandamock: stopping", err=True)
         server.stop()
+        if secure is not None:
+            secure.stop()
 
 
 @main.command()
@@ -178,6 +192,10 @@ def scenario_show(reference: str) -> None:
         click.echo(f"pandamock: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(yaml.safe_dump(loaded.as_dict(), sort_keys=False, allow_unicode=True))
+
+
+main.add_command(tls_commands.certs)
+main.add_command(tls_commands.token)
 
 
 if __name__ == "__main__":  # pragma: no cover

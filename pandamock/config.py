@@ -54,6 +54,14 @@ class Settings:
 
     host: str = _spec("str", "Address to bind (the real server uses its host name; tests use 127.0.0.1).", "127.0.0.1")
     port: int = _spec("int", "HTTP port (the real server's plain-HTTP port is 25080; 0 picks a free one).", 25080)
+    https_port: int = _spec(
+        "int",
+        "HTTPS port, client certificates optional (the real server's is 25443); 0 picks a free one, -1 disables HTTPS.",
+        25443,
+    )
+    tls_dir: str | None = _spec(
+        "str", "Directory of the local CA, certificates and token key (default ~/.config/pandamock/tls).", None
+    )
     scenario: str = _spec("str", "Scenario to load: a shipped scenario name or a path to a YAML file.", "default")
     seed: int | None = _spec("int", "Seed for every generated value; overrides the scenario's seed.", None)
     state_file: str | None = _spec(

@@ -36,6 +36,7 @@ class Emulator:
             mode=self.settings.auth_mode,
             default_identity=self.settings.identity,
             production_dns=self.settings.production_dns,
+            verifier=_token_verifier(self.settings),
         )
         self.scenario: scenarios.Scenario | None = None
         self.load_scenario(scenario if scenario is not None else self.settings.scenario)
@@ -59,3 +60,12 @@ class Emulator:
         """Back to the loaded scenario's state; the journal is emptied."""
         self.engine.reset()
         self.journal.clear()
+
+
+def _token_verifier(settings: Settings) -> Any:
+    """Strict mode verifies token signatures (:mod:`pandamock.tokens`, imported only then)."""
+    if settings.auth_mode != "strict":
+        return None
+    from .tokens import token_verifier
+
+    return token_verifier(settings)

@@ -7,6 +7,17 @@ import pytest
 from pandamock.app import create_app, emulator_of
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_tls_dir(tmp_path_factory):
+    """Keep every test (and every `pandamock` subprocess) away from ~/.config/pandamock/tls and
+    from the real HTTPS port: a session CA directory, HTTPS off unless a test asks for it."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PANDAMOCK_TLS_DIR", str(tmp_path_factory.mktemp("tls")))
+    patch.setenv("PANDAMOCK_HTTPS_PORT", "-1")
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def shared_app():
     """One app on the default scenario for the whole session (reset before each test that uses it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 JSON = {"Accept": "application/json"}
@@ -16,6 +17,15 @@ def fake_token(claims: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.c2ln"
+
+
+def signed_token(claims: dict[str, Any], tls_dir: str | None = None) -> str:
+    """A JWT signed by the emulator's key (the session's PANDAMOCK_TLS_DIR unless given), with the
+    emulator's issuer and audience unless ``claims`` set them: what strict mode accepts."""
+    from pandamock.tokens import CLIENT_ID, ISSUER, TokenAuthority
+
+    authority = TokenAuthority(tls_dir or os.environ["PANDAMOCK_TLS_DIR"])
+    return authority.sign({"iss": ISSUER, "aud": CLIENT_ID, **claims})
 
 
 def envelope(response) -> dict:

@@ -16,7 +16,7 @@ from pandamock.config import Settings
 from pandamock.emulator import Emulator
 from pandamock.engine import records
 from pandamock.engine.outcome import Failure, Reply
-from tests.helpers import JSON, envelope, fake_token
+from tests.helpers import JSON, envelope, fake_token, signed_token
 
 # --- a probe module exercising every annotation kind and answer kind ------------------------
 probe = ApiModule("probe")
@@ -528,7 +528,8 @@ CLAIMS = {
 @pytest.mark.parametrize("client_name", ["pc", "strict"])
 def test_token_identity(pc, strict_client, client_name):
     client = pc if client_name == "pc" else strict_client
-    token = fake_token(CLAIMS)
+    # open mode decodes any token; strict mode verifies it was signed by the emulator
+    token = fake_token(CLAIMS) if client_name == "pc" else signed_token({k: v for k, v in CLAIMS.items() if k != "iss"})
     headers = {**JSON, "Authorization": f"Bearer {token}", "Origin": "atlas"}
     data = envelope(client.get("/api/v1/system/get_user_attributes", headers=headers))["data"]
     assert data["user_dn_raw"] == "Jane Doe/CN=nickname:jdoe"

@@ -2,11 +2,14 @@
 
 Sources, as in the real server (``panda_request.py``, ``api/v1/common.py``):
 
-* a client certificate: the TLS layer puts ``SSL_CLIENT_S_DN`` in the WSGI environ; VO roles
-  come from the scenario identity with that DN (``GRST_CRED_<n>`` attributes are synthesised);
+* a client certificate: the TLS layer (:mod:`pandamock.tls`) puts ``SSL_CLIENT_S_DN`` in the WSGI
+  environ; VO roles come from the scenario identity with that DN, proxy CNs ignored
+  (``GRST_CRED_<n>`` attributes are synthesised, with a ``GSIPROXY`` entry per proxy level);
 * a bearer token with an ``Origin: <vo>[:<role>|.<role>]`` header: the DN is built from the
   token's ``name`` claim (+ ``/CN=nickname:<preferred_username>``), roles from Origin and the
   token's groups; a rejected token is a 403 ``ERROR : Token authentication failed. <reason>``;
+  the ``verifier`` decodes the token: without checks in open mode, checking the emulator's
+  signature, expiry, issuer and client id in strict mode (:mod:`pandamock.tokens`);
 * **open mode** only: no credentials → the scenario's default identity (a production-role
   user), or the identity named by the ``X-Pandamock-Identity`` header.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,6 +51,10 @@ class AuthRejected(Exception):
 
 class InvalidToken(Exception):
     """A token that does not decode or verify; the message follows PyJWT's wording."""
+
+
+class TokenDecodeFailure(Exception):
+    """A token whose checking failed outside PyJWT (the real server's ``Token decode failure. <error>``)."""
 
 
 @dataclass
@@ -103,12 +111,44 @@ class Identity:
         }
 
 
-def voms_env(dn: str, fqans: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """The ``GRST_CRED_*`` variables mod_gridsite exports for a DN and its FQANs."""
-    env = {"GRST_CRED_0": f"X509USER {_NOT_BEFORE} {_NOT_AFTER} 1 {dn}"}
-    for i, fqan in enumerate(fqans, start=1):
-        env[f"GRST_CRED_{i}"] = f"VOMS {_NOT_BEFORE} {_NOT_AFTER} 0 {fqan}"
+def voms_env(
+    dn: str,
+    fqans: tuple[str, ...] | list[str],
+    proxy_dns: tuple[str, ...] | list[str] = (),
+    validity: tuple[int, int] = (_NOT_BEFORE, _NOT_AFTER),
+) -> dict[str, str]:
+    """The ``GRST_CRED_*`` variables mod_gridsite exports: the user certificate (``X509USER``,
+    delegation level 0), each proxy level (``GSIPROXY``) and the VOMS FQANs carried by the last
+    level, each as ``<type> <notbefore> <notafter> <level> <value>``."""
+    start, end = validity
+    env = {"GRST_CRED_0": f"X509USER {start} {end} 0 {dn}"}
+    index = 1
+    for level, proxy_dn in enumerate(proxy_dns, start=1):
+        env[f"GRST_CRED_{index}"] = f"GSIPROXY {start} {end} {level} {proxy_dn}"
+        index += 1
+    for fqan in fqans:
+        env[f"GRST_CRED_{index}"] = f"VOMS {start} {end} {len(proxy_dns)} {fqan}"
+        index += 1
     return env
+
+
+def _proxy_dns(cert_dn: str, user_dn: str) -> list[str]:
+    """The DN of each proxy level between a user's DN and the presented certificate's DN."""
+    if not cert_dn.startswith(user_dn + "/CN="):
+        return []
+    levels = cert_dn[len(user_dn) :].split("/CN=")[1:]
+    return [user_dn + "".join(f"/CN={cn}" for cn in levels[: i + 1]) for i in range(len(levels))]
+
+
+def _validity(environ: Mapping[str, Any]) -> tuple[int, int]:
+    """The presented certificate's validity (epoch seconds) from the TLS layer's variables."""
+    try:
+        return (
+            int(ssl.cert_time_to_seconds(environ["SSL_CLIENT_V_START"])),
+            int(ssl.cert_time_to_seconds(environ["SSL_CLIENT_V_END"])),
+        )
+    except (KeyError, ValueError):
+        return _NOT_BEFORE, _NOT_AFTER
 
 
 def fqans_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -184,8 +224,11 @@ class IdentityResolver:
             user = self.world.user_by_dn(get_bare_dn(cert_dn, keep_digits=False))
             env["SSL_CLIENT_S_DN"] = cert_dn
             env.update({k: v for k, v in environ.items() if k.startswith(("GRST_CRED_", "GRST_CONN_"))})
-            if user is not None and not fqans_from_env(env):
-                env.update(voms_env(cert_dn, user["fqans"]))
+            if not any(key.startswith("GRST_") for key in env):
+                # mod_gridsite's view; a DN that is not in the scenario has no VO roles
+                user_dn = user["dn"] if user is not None else get_bare_dn(cert_dn, keep_digits=False)
+                fqans = user["fqans"] if user is not None else ()
+                env.update(voms_env(user_dn, fqans, _proxy_dns(cert_dn, user_dn), _validity(environ)))
         authorization = environ.get("HTTP_AUTHORIZATION")
         if authorization and len(authorization.split()) > 1:
             token_env, claims = self._token(authorization.split()[1], environ, cert_dn)
@@ -193,7 +236,11 @@ class IdentityResolver:
             if not cert_dn:
                 raw_dn = token_env.get("SSL_CLIENT_S_DN", "")
                 source = "token"
-                user = self.world.user_by_dn(raw_dn) or self.world.user_by_compact_name(clean_user_id(raw_dn))
+                user = (
+                    self.world.user_by_dn(raw_dn)
+                    or self.world.user_by_compact_name(clean_user_id(raw_dn))
+                    or self._nickname_user(raw_dn, claims)
+                )
         if not raw_dn and self.mode == "open":
             user, source = self._open_mode_user(environ)
             if user is not None:
@@ -212,6 +259,16 @@ class IdentityResolver:
         if identity.raw_dn and self.world.is_banned(identity.compact_name):
             raise AuthRejected(f"ERROR : {identity.compact_name} is banned")
         return identity
+
+    def _nickname_user(self, raw_dn: str, claims: Mapping[str, Any]) -> Mapping | None:
+        """The scenario identity a token names in ``preferred_username`` when its ``name`` claim
+        only differs from that identity's compact name by case (``atlpilo1`` → ``Atlpilo1``)."""
+        nickname = claims.get("preferred_username")
+        user = self.world.user(nickname) if isinstance(nickname, str) else None
+        compact = clean_user_id(raw_dn) or ""
+        if user is not None and user["compact_name"].lower() == compact.lower():
+            return user
+        return None
 
     def _open_mode_user(self, environ: Mapping[str, Any]) -> tuple[Mapping | None, str]:
         requested = environ.get(IDENTITY_HEADER)
@@ -235,6 +292,8 @@ class IdentityResolver:
             claims = dict(self.verifier(token))
         except InvalidToken as exc:
             raise refuse(f"Invalid token. {exc}") from None
+        except TokenDecodeFailure as exc:
+            raise refuse(f"Token decode failure. {exc}") from None
         vo, role = _split_origin(origin)
         if vo not in self.world.vos:
             raise refuse(f"Unknown vo : {vo}")

@@ -26,6 +26,12 @@ _CGI_KEYS = (
 )
 
 
+def _is_tls_variable(key: str) -> bool:
+    """mod_ssl's ``+StdEnvVars`` (``SSL_PROTOCOL``, ``SSL_CLIENT_S_DN``, ``SSL_CLIENT_V_END`` ...),
+    without the PEM certificates themselves (``+ExportCertData`` is not set)."""
+    return key.startswith("SSL_") and not key.endswith("_CERT")
+
+
 class ApiRequest:
     """The caller's identity, the engine and the raw request environment."""
 
@@ -55,7 +61,7 @@ class ApiRequest:
         if self._subprocess_env is None:
             env: dict[str, str] = {}
             for key, value in self.environ.items():
-                if (key in _CGI_KEYS or key.startswith("HTTP_")) and isinstance(value, str):
+                if (key in _CGI_KEYS or key.startswith("HTTP_") or _is_tls_variable(key)) and isinstance(value, str):
                     env[key] = value
             env["SCRIPT_NAME"] = self.environ.get("SCRIPT_NAME", "") + self.environ.get("PATH_INFO", "")
             env.update(self.identity.env)
