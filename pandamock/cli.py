@@ -28,6 +28,9 @@ def _setting_option(spec: SettingSpec) -> Callable[[Callable[..., Any]], Callabl
         return click.option(spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text)
     if spec.kind == "int":
         return click.option(spec.flag, spec.name, type=int, default=None, help=help_text)
+    if spec.kind == "bool":
+        negative = "--no-" + spec.flag[2:]
+        return click.option(f"{spec.flag}/{negative}", spec.name, default=None, help=help_text)
     if spec.kind == "list":
         return click.option(spec.flag, spec.name, type=str, default=None, help=help_text + " (comma-separated)")
     return click.option(spec.flag, spec.name, type=str, default=None, help=help_text)
@@ -35,7 +38,7 @@ def _setting_option(spec: SettingSpec) -> Callable[[Callable[..., Any]], Callabl
 
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add one option per setting to a click command."""
-    for spec in reversed(Settings.specs()):
+    for spec in reversed([spec for spec in Settings.specs() if spec.serve]):
         command = _setting_option(spec)(command)
     return command
 
