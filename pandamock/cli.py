@@ -183,5 +183,16 @@ def scenario_show(reference: str) -> None:
     click.echo(yaml.safe_dump(loaded.as_dict(), sort_keys=False, allow_unicode=True))
 
 
+# --- client commands (talk to a running emulator's control plane) ----------------------------
+from .commands import clock, fault, journal, state  # noqa: E402
+
+main.add_command(fault.fault)
+main.add_command(clock.clock)
+main.add_command(journal.journal)
+main.add_command(state.state)
+main.add_command(state.reset)
+main.add_command(state.status)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -196,8 +196,11 @@ class ConnectionDropped(ConnectionResetError):
     makes the close an abortive reset.
     """
 
-    def __init__(self, message: str = "pandamock fault: connection dropped") -> None:
+    def __init__(self, message: str = "pandamock fault: connection dropped", abort: bool = True) -> None:
         super().__init__(errno.ECONNRESET, message)
+        #: Reset (RST) rather than close (FIN) the connection; a truncated body is closed, so
+        #: the client reads what was sent and then sees the connection end early.
+        self.abort = abort
 
 
 @dataclass
@@ -937,6 +940,7 @@ class FaultEngine:
         if real is None:  # malformed before the call: its body is given
             return FaultResponse(STATUS_LINES[200], d["body"].encode(), list(TEXT_PLAIN), rule_id=rule.id)
         status, body, headers = real
+        headers = headers or TEXT_PLAIN
         status_line = STATUS_LINES.get(status, f"{status} Error")
         if "body" in d:
             cut_body = d["body"].encode()

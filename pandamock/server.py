@@ -25,21 +25,22 @@ log = logging.getLogger("pandamock.server")
 
 class _Gateway(wsgi.Gateway_10):
     """cheroot's WSGI gateway, plus dropped connections for fault injection: when the app
-    raises :class:`ConnectionDropped`, the socket is closed with an abortive reset (no answer,
-    or a partial one), and cheroot is told not to touch it again."""
+    raises :class:`ConnectionDropped` the connection ends without (the rest of) an answer,
+    with an abortive reset (``abort``) or a normal close after a truncated body."""
 
     def respond(self) -> None:
         try:
             super().respond()
-        except ConnectionDropped:
+        except ConnectionDropped as dropped:
             connection = self.req.conn
-            try:
-                connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                connection.socket.close()
-            except OSError:
-                pass
-            connection.linger = True  # closed already: cheroot must not shut it down again
             self.req.close_connection = True
+            if dropped.abort:
+                try:
+                    connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    connection.socket.close()
+                except OSError:
+                    pass
+                connection.linger = True  # closed already: cheroot must not shut it down again
             raise
 
 

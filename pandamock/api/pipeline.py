@@ -255,6 +255,8 @@ class ApiPipeline:
             entry["message"] = "connection dropped"
         elif fault.truncate_at is not None:
             entry["message"] = f"body truncated after {fault.truncate_at} of {len(fault.body)} bytes"
+        elif fault.code == 503:
+            entry["message"] = "503 Service Unavailable (Apache page)"
         elif fault.code != 200:
             entry["message"] = fault.body.decode(errors="replace")[:500]
         entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
@@ -273,4 +275,4 @@ def _truncated(part: bytes) -> Iterator[bytes]:
     """Yield the first part of a body, then drop the connection (the client sees a short read)."""
     if part:
         yield part
-    raise ConnectionDropped(_TRUNCATED)
+    raise ConnectionDropped(_TRUNCATED, abort=False)
