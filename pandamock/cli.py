@@ -150,7 +150,7 @@ def scenario_list() -> None:
 
     for name, path in shipped_scenarios().items():
         description = load(path).description.strip().splitlines()
-        click.echo(f"{name:<16} {description[0] if description else ''}")
+        click.echo(f"{name:<24} {description[0] if description else ''}")
 
 
 @scenario.command("validate")

@@ -75,7 +75,7 @@ VALUE_PARAMETERS: dict[str, tuple[str, ...]] = {
 RECORD_LISTS = ("job_list", "workers", "jobs", "data")
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_ENDPOINT_GLOB = re.compile(r"^[A-Za-z0-9_*?\[\]!-]+(/[A-Za-z0-9_*?\[\]!-]+)?$")
+_ENDPOINT_GLOB = re.compile(r"^[A-Za-z0-9_*?\[\]!-]+/[A-Za-z0-9_*?\[\]!-]+$")
 _RULE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.I)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -727,7 +727,7 @@ class FaultEngine:
         self._candidates: dict[tuple[str, str], tuple[Rule, ...]] = {}
         self._counter = 0
         self._wake = threading.Event()
-        self._sleep = sleep
+        self.sleeper = sleep
 
     # -- time --------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -737,8 +737,8 @@ class FaultEngine:
         """Wait ``seconds`` of real time; :meth:`clear` and :meth:`reset` end every wait early."""
         if seconds <= 0:
             return
-        if self._sleep is not None:
-            self._sleep(seconds)
+        if self.sleeper is not None:
+            self.sleeper(seconds)
         else:
             self._wake.wait(seconds)
 
