@@ -590,13 +590,11 @@ class Rule:
         period = parse_duration(d["period"]) if "period" in d else None
         if period is not None:
             return (start if start is not None else self.anchor), until, length, period
-        end = (
-            until if until is not None else ((start if start is not None else self.anchor) + length if length else None)
-        )
-        if start is not None and end is not None and end <= start:
-            raise RuleError(
-                [f"until: must be after 'from' (the window {d.get('from')!r} .. {d.get('until')!r} is empty)"]
-            )
+        begin = start if start is not None else self.anchor
+        end = until if until is not None else (begin + length if length else None)
+        if end is not None and end <= begin and self.source != "scenario":
+            window = f"{d.get('from', 'now')!r} .. {d.get('until')!r}"
+            raise RuleError([f"until: must be after 'from' (the window {window} is empty)"])
         return start, end, None, None
 
     # -- matching ------------------------------------------------------------------------------

@@ -86,6 +86,42 @@ def redact(params: Mapping[str, Any]) -> dict[str, Any]:
     return _redact_value(params)  # type: ignore[return-value]
 
 
+def secret_values(params: Any, depth: int = 0) -> list[str]:
+    """The values :func:`redact` hides (strings of 4+ characters), to scrub them from messages."""
+    found: list[str] = []
+    if depth > 8:
+        return found
+    if isinstance(params, Mapping):
+        for key, value in params.items():
+            if _is_secret_name(key):
+                found.extend(_strings(value))
+            else:
+                found.extend(secret_values(value, depth + 1))
+    elif isinstance(params, (list, tuple)):
+        for item in params:
+            found.extend(secret_values(item, depth + 1))
+    elif isinstance(params, str):
+        found.extend(match.group(0) for match in _TOKEN_VALUE.finditer(params))
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and len(str(value)) >= 4:
+        return [str(value)]
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value (and any token) replaced."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return _redact_value(text)
+
+
 def json_default(value: Any) -> Any:
     """JSON encoding of what entries may hold (datetimes as ``{"__datetime__": iso}``)."""
     if isinstance(value, _dt.datetime):

@@ -30,8 +30,16 @@ def update_job(
     with engine.operation():
         jobs = engine.store.table("jobs")
         if jobs.get(job_id) is None:
+            now = engine.now()
             record = records.new_job(
-                {"PandaID": job_id, "jobStatus": "activated", "computingSite": site_name or "CERN-PROD_UCORE"}
+                {
+                    "PandaID": job_id,
+                    "jobStatus": "activated",
+                    "computingSite": site_name or "CERN-PROD_UCORE",
+                    "creationTime": now,
+                    "stateChangeTime": now,
+                    "modificationTime": now,
+                }
             )
             created(jobs, record, JOB, engine.now())
         else:

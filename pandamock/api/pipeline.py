@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.outcome import Failure, Reply
 from ..faults import ConnectionDropped, FaultResponse
-from ..journal import redact
+from ..journal import redact, scrub, secret_values
 from . import envelope as env
 from .identity import AuthRejected
 from .params import CheckFailed, InvalidJson, ServerCrash, bind, cast_and_check, decode_parameters, wants_json
@@ -60,7 +60,7 @@ class Call:
     """
 
     __slots__ = ("environ", "spec", "entry", "identity", "params", "request", "started", "fault_plan", "response")
-    __slots__ += ("_resolve", "_identity", "_identity_error", "_params", "_params_error")
+    __slots__ += ("secrets", "_resolve", "_identity", "_identity_error", "_params", "_params_error")
 
     def __init__(self, environ: dict, spec: Any, entry: dict, resolve: Callable[[dict], Any] | None = None) -> None:
         self.environ = environ
@@ -72,6 +72,7 @@ class Call:
         self.started = time.perf_counter()
         self.fault_plan: Any = None
         self.response: tuple[int, bytes, list] | None = None
+        self.secrets: list[str] = []
         self._resolve = resolve
         self._identity: Any = _UNSET
         self._identity_error: AuthRejected | None = None
@@ -170,6 +171,7 @@ class ApiPipeline:
         except ServerCrash as exc:
             return 500, env.error_body(str(exc)), None
         call.entry["params"] = redact(params)
+        call.secrets = secret_values(params)
         try:
             data, message, success = self._check_and_call(call, identity, params, as_json)
         except CheckFailed as failed:
@@ -239,6 +241,8 @@ class ApiPipeline:
         elif status != 200:
             entry.setdefault("message", body.decode(errors="replace"))
         entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        if call.secrets and isinstance(entry.get("message"), str):
+            entry["message"] = scrub(entry["message"], call.secrets)
         self.emulator.journal.close(entry)
         response_headers = list(headers or env.TEXT_PLAIN)
         response_headers.append(("Content-Length", str(len(body))))
@@ -260,6 +264,8 @@ class ApiPipeline:
         elif fault.code != 200:
             entry["message"] = fault.body.decode(errors="replace")[:500]
         entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        if call.secrets and isinstance(entry.get("message"), str):
+            entry["message"] = scrub(entry["message"], call.secrets)
         self.emulator.journal.close(entry)
         if fault.drop:
             raise ConnectionDropped()
