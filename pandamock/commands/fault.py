@@ -159,16 +159,15 @@ def add(url: str | None, token: str | None, position: int | None, as_json: bool,
 
 
 @fault.command("update")
-@click.argument("rule_id")
+@click.argument("target", metavar="RULE_ID")
 @rule_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rule as JSON.")
 @client_options
 @refusals
-def update(url: str | None, token: str | None, rule_id: str, as_json: bool, **options: Any) -> None:
+def update(url: str | None, token: str | None, target: str, as_json: bool, **options: Any) -> None:
     """Change fields of a rule (its counters are kept)."""
-    options.pop("rule_id")
     changes = build_rule(options)
-    rule = connect(url, token).update_fault(rule_id, changes)
+    rule = connect(url, token).update_fault(target, changes)
     if as_json:
         echo_json(rule)
     else:
