@@ -85,6 +85,12 @@ def serve(**options: Any) -> None:
         click.echo(f"pandamock: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
     emulator = app.extensions["pandamock"]
+    if settings.control and not settings.control_token and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"pandamock: warning: the control plane (/_pandamock/) is open to anyone who reaches "
+            f"{settings.host}; set --control-token or --no-control",
+            err=True,
+        )
     click.echo(
         f"pandamock {__version__} serving {server.url} (scenario {emulator.scenario.name}, "
         f"auth {settings.auth_mode}); Ctrl-C to stop",
@@ -104,6 +110,7 @@ def serve(**options: Any) -> None:
     finally:
         click.echo("pandamock: stopping", err=True)
         server.stop()
+        emulator.journal.shutdown()
 
 
 @main.command()

@@ -612,9 +612,12 @@ class Rule:
             return (now - self.start) % self.period < self.slice
         return True
 
-    def matches(self, call: Any) -> bool:
-        """Identity and value criteria (the endpoint, method and window are checked before)."""
-        if self.needs_identity and (self.identities is not None or self.production is not None):
+    def matches(self, call: Any, found: dict[str, list] | None = None) -> bool:
+        """Identity and value criteria (the endpoint, method and window are checked before).
+
+        ``found``: the request values already extracted for this call, by kind (filled here).
+        """
+        if self.identities is not None or self.production is not None:
             identity = call.resolve_identity()
             if identity is None:
                 return False
@@ -630,8 +633,12 @@ class Rule:
             params = call.decoded_params()
             if params is None:
                 return False
+            found = {} if found is None else found
             for kind, matcher in self.values.items():
-                if not matcher(request_values(params, kind)):
+                values = found.get(kind)
+                if values is None:
+                    values = found[kind] = request_values(params, kind)
+                if not matcher(values):
                     return False
             for name, matcher in self.params.items():
                 if name not in params or not matcher(_scalars(params[name])):
@@ -876,9 +883,10 @@ class FaultEngine:
             if rule.needs_params:
                 call.decoded_params()
         plan = FaultPlan()
+        found: dict[str, list] = {}
         with self._lock:
             for rule in live:
-                if rule.removed or not rule.matches(call) or not rule.gate():
+                if rule.removed or not rule.matches(call, found) or not rule.gate():
                     continue
                 plan.ids.append(rule.id)
                 if rule.when == "after":
