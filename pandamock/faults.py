@@ -75,6 +75,7 @@ VALUE_PARAMETERS: dict[str, tuple[str, ...]] = {
 RECORD_LISTS = ("job_list", "workers", "jobs", "data")
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_NO_PARAMS = object()
 _ENDPOINT_GLOB = re.compile(r"^[A-Za-z0-9_*?\[\]!-]+/[A-Za-z0-9_*?\[\]!-]+$")
 _RULE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.I)
@@ -314,11 +315,13 @@ class _ValueMatcher:
                 self.exact.add(text)
 
     def __call__(self, values: Iterable[Any]) -> bool:
-        for value in values:
-            text = _text(value)
-            if text in self.exact or any(pattern.match(text) for pattern in self.patterns):
-                return True
-        return False
+        return self.texts([_text(value) for value in values])
+
+    def texts(self, texts: list[str]) -> bool:
+        """Whether any of these values (already as text) is wanted."""
+        if not self.exact.isdisjoint(texts):
+            return True
+        return bool(self.patterns) and any(pattern.match(text) for pattern in self.patterns for text in texts)
 
 
 def _text(value: Any) -> str:
@@ -612,10 +615,11 @@ class Rule:
             return (now - self.start) % self.period < self.slice
         return True
 
-    def matches(self, call: Any, found: dict[str, list] | None = None) -> bool:
+    def matches(self, call: Any, found: dict[str, list] | None = None, params: Any = _NO_PARAMS) -> bool:
         """Identity and value criteria (the endpoint, method and window are checked before).
 
-        ``found``: the request values already extracted for this call, by kind (filled here).
+        ``found``: the request values already extracted for this call, by kind (filled here);
+        ``params``: the decoded parameters when the caller has them (None: they do not decode).
         """
         if self.identities is not None or self.production is not None:
             identity = call.resolve_identity()
@@ -630,15 +634,13 @@ class Rule:
                 if not self.identities(name for name in names if name):
                     return False
         if self.needs_params:
-            params = call.decoded_params()
+            if params is _NO_PARAMS:
+                params = call.decoded_params()
             if params is None:
                 return False
             found = {} if found is None else found
             for kind, matcher in self.values.items():
-                values = found.get(kind)
-                if values is None:
-                    values = found[kind] = request_values(params, kind)
-                if not matcher(values):
+                if not matcher.texts(_value_texts(params, kind, found)):
                     return False
             for name, matcher in self.params.items():
                 if name not in params or not matcher(_scalars(params[name])):
@@ -704,6 +706,45 @@ class Rule:
 
 
 # --- the engine -------------------------------------------------------------------------------------
+def _value_texts(params: Mapping[str, Any], kind: str, found: dict[str, list]) -> list[str]:
+    texts = found.get(kind)
+    if texts is None:
+        texts = found[kind] = [_text(value) for value in request_values(params, kind)]
+    return texts
+
+
+class _Candidates:
+    """The rules of one endpoint and method, with an index of the rules that want exact request
+    values (``panda_id: 42``), so that such rules cost nothing for the other requests."""
+
+    __slots__ = ("rules", "always", "index")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self.always: list[int] = []
+        self.index: dict[str, dict[str, list[int]]] = {}
+        for position, rule in enumerate(rules):
+            kind = next((k for k, m in rule.values.items() if m.exact and not m.patterns), None)
+            if kind is None:
+                self.always.append(position)
+                continue
+            by_text = self.index.setdefault(kind, {})
+            for text in rule.values[kind].exact:
+                by_text.setdefault(text, []).append(position)
+
+    def select(self, call: Any, found: dict[str, list]) -> list[Rule]:
+        """The rules, in order, that may match this call."""
+        if not self.index:
+            return list(self.rules)
+        positions = set(self.always)
+        params = call.decoded_params()
+        if params is not None:
+            for kind, by_text in self.index.items():
+                for text in _value_texts(params, kind, found):
+                    positions.update(by_text.get(text, ()))
+        return [self.rules[position] for position in sorted(positions)]
+
+
 class FaultPlan:
     """The rules that fired for one request, split by when they act."""
 
@@ -851,14 +892,14 @@ class FaultEngine:
             rule.removed = True
         self._candidates = {}
 
-    def candidates(self, key: str, method: str) -> tuple[Rule, ...]:
+    def candidates(self, key: str, method: str) -> _Candidates:
         """The rules whose endpoint and method match (cached until the rules change)."""
         cache = self._candidates
         found = cache.get((key, method))
         if found is None:
             with self._lock:
-                found = tuple(rule for rule in self.rules if rule.matches_endpoint(key, method))
-                if cache is self._candidates:
+                found = _Candidates(tuple(rule for rule in self.rules if rule.matches_endpoint(key, method)))
+                if cache is self._candidates and len(cache) < 4096:  # methods come from clients
                     cache[(key, method)] = found
         return found
 
@@ -871,22 +912,21 @@ class FaultEngine:
         if not self.rules:
             return None
         candidates = self.candidates(call.spec.key, call.environ.get("REQUEST_METHOD", ""))
-        if not candidates:
+        if not candidates.rules:
             return None
+        found: dict[str, list] = {}
         now = self.now()
-        live = [rule for rule in candidates if rule.in_window(now)]
+        live = [rule for rule in candidates.select(call, found) if rule.in_window(now)]
         if not live:
             return None
-        for rule in live:  # resolve lazily, outside the lock (no state is touched)
-            if rule.needs_identity:
-                call.resolve_identity()
-            if rule.needs_params:
-                call.decoded_params()
+        # resolve lazily, outside the lock (no state is touched; the pipeline reuses the results)
+        if any(rule.needs_identity for rule in live):
+            call.resolve_identity()
+        params = call.decoded_params() if any(rule.needs_params for rule in live) else None
         plan = FaultPlan()
-        found: dict[str, list] = {}
         with self._lock:
             for rule in live:
-                if rule.removed or not rule.matches(call, found) or not rule.gate():
+                if rule.removed or not rule.matches(call, found, params) or not rule.gate():
                     continue
                 plan.ids.append(rule.id)
                 if rule.when == "after":

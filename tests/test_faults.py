@@ -594,3 +594,17 @@ def test_drills_without_existing_endpoints_schedule_their_rules():
     for name in ("drill-flaky-dispatcher", "drill-slow-server"):
         engine.load(load(name).faults)
         assert engine.rules and all(rule.state(engine.now()) in ("waiting", "active") for rule in engine.rules)
+
+
+def test_rule_order_holds_with_indexed_value_rules(emu, fc):
+    add(emu, id="glob", endpoint="jobprobe/*", site="BNL*", status=403)
+    add(emu, id="exact", endpoint="jobprobe/*", panda_id=[42, 43], status=500)
+    add(emu, id="task", endpoint="jobprobe/*", task_id=7, panda_id=42, status=403, reason="banned")
+    add(emu, id="rest", endpoint="jobprobe/*", status=503)
+    assert update_job(fc, 42).status_code == 500
+    assert update_job(fc, 43, site_name="BNL_PROD").status_code == 403
+    assert update_job(fc, 44).status_code == 503
+    emu.faults.delete("exact")
+    assert update_job(fc, 42, task_id=7).data == b"ERROR : atlpilo1 is banned"
+    assert update_job(fc, 42, task_id=8).status_code == 503
+    assert [emu.faults.get(i).matched for i in ("glob", "task", "rest")] == [1, 1, 2]
