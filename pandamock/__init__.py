@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_app", "Emulator", "MockServer", "Scenario"]
+__all__ = ["__version__", "create_app", "Control", "ControlPlane", "Emulator", "MockServer", "Scenario"]
 
 if TYPE_CHECKING:
     from .app import create_app
+    from .client import Control
+    from .control import ControlPlane
     from .emulator import Emulator
     from .scenario import Scenario
     from .server import MockServer
@@ -29,6 +31,14 @@ def __getattr__(name: str) -> Any:
         from .server import MockServer
 
         return MockServer
+    if name == "Control":
+        from .client import Control
+
+        return Control
+    if name == "ControlPlane":
+        from .control import ControlPlane
+
+        return ControlPlane
     if name == "Scenario":
         from .scenario import Scenario
 

@@ -63,20 +63,10 @@ def emulator_of(app: Flask) -> Emulator:
 
 
 def _register_control(app: Flask, emulator: Emulator) -> None:
-    from . import __version__
+    from . import __version__, control
 
-    @app.get("/_pandamock/health")
-    def health() -> Any:
-        return jsonify(
-            {
-                "status": "ok",
-                "version": __version__,
-                "scenario": emulator.scenario.name if emulator.scenario else None,
-                "clock": emulator.engine.clock.describe(),
-                "counts": emulator.engine.counts(),
-                "endpoints": len(emulator.registry),
-            }
-        )
+    settings = emulator.settings
+    control.register(app, emulator, enabled=settings.control, token=settings.control_token)
 
     @app.get("/_pandamock/openapi.json")
     def openapi() -> Any:
@@ -88,7 +78,8 @@ def _register_control(app: Flask, emulator: Emulator) -> None:
             f"pandamock {__version__}: PanDA API v1 emulator\n"
             "  /api/v1/<module>/<function>   the PanDA API\n"
             "  /_pandamock/health            emulator status\n"
-            "  /_pandamock/openapi.json      OpenAPI 3 document of every endpoint\n",
+            "  /_pandamock/openapi.json      OpenAPI 3 document of every endpoint\n"
+            "  /_pandamock/...               control plane: reset, scenario, state, faults, clock, journal\n",
             200,
             {"Content-Type": "text/plain"},
         )

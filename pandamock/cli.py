@@ -29,6 +29,9 @@ def _setting_option(spec: SettingSpec) -> Callable[[Callable[..., Any]], Callabl
         return click.option(spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text)
     if spec.kind == "int":
         return click.option(spec.flag, spec.name, type=int, default=None, help=help_text)
+    if spec.kind == "bool":
+        negative = "--no-" + spec.flag[2:]
+        return click.option(f"{spec.flag}/{negative}", spec.name, default=None, help=help_text)
     if spec.kind == "list":
         return click.option(spec.flag, spec.name, type=str, default=None, help=help_text + " (comma-separated)")
     return click.option(spec.flag, spec.name, type=str, default=None, help=help_text)
@@ -36,7 +39,7 @@ def _setting_option(spec: SettingSpec) -> Callable[[Callable[..., Any]], Callabl
 
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add one option per setting to a click command."""
-    for spec in reversed(Settings.specs()):
+    for spec in reversed([spec for spec in Settings.specs() if spec.serve]):
         command = _setting_option(spec)(command)
     return command
 
@@ -94,6 +97,12 @@ def serve(**options: Any) -> None:
             sys.exit(1)
     emulator = app.extensions["pandamock"]
     urls = server.url + (f" and {secure.url}" if secure is not None else "")
+    if settings.control and not settings.control_token and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"pandamock: warning: the control plane (/_pandamock/) is open to anyone who reaches "
+            f"{settings.host}; set --control-token or --no-control",
+            err=True,
+        )
     click.echo(
         f"pandamock {__version__} serving {urls} (scenario {emulator.scenario.name}, "
         f"auth {settings.auth_mode}); Ctrl-C to stop",
@@ -115,6 +124,7 @@ def serve(**options: Any) -> None:
         server.stop()
         if secure is not None:
             secure.stop()
+        emulator.journal.shutdown()
 
 
 @main.command()
@@ -161,7 +171,7 @@ def scenario_list() -> None:
 
     for name, path in shipped_scenarios().items():
         description = load(path).description.strip().splitlines()
-        click.echo(f"{name:<16} {description[0] if description else ''}")
+        click.echo(f"{name:<24} {description[0] if description else ''}")
 
 
 @scenario.command("validate")
@@ -196,6 +206,15 @@ def scenario_show(reference: str) -> None:
 
 main.add_command(tls_commands.certs)
 main.add_command(tls_commands.token)
+# --- client commands (talk to a running emulator's control plane) ----------------------------
+from .commands import clock, fault, journal, state  # noqa: E402
+
+main.add_command(fault.fault)
+main.add_command(clock.clock)
+main.add_command(journal.journal)
+main.add_command(state.state)
+main.add_command(state.reset)
+main.add_command(state.status)
 
 
 if __name__ == "__main__":  # pragma: no cover

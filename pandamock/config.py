@@ -30,6 +30,7 @@ class SettingSpec:
     kind: str  # "str", "int", "float", "bool", "list", "choice"
     help: str
     choices: tuple[str, ...] = ()
+    serve: bool = True  # a flag of `pandamock serve` (False: only of the client commands)
 
     @property
     def env(self) -> str:
@@ -40,8 +41,8 @@ class SettingSpec:
         return "--" + self.name.replace("_", "-")
 
 
-def _spec(kind: str, help: str, default: Any, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"kind": kind, "help": help, "choices": choices})
+def _spec(kind: str, help: str, default: Any, choices: tuple[str, ...] = (), serve: bool = True) -> Any:
+    return field(default=default, metadata={"kind": kind, "help": help, "choices": choices, "serve": serve})
 
 
 def _list_spec(help: str) -> Any:
@@ -87,12 +88,28 @@ class Settings:
     )
     threads: int = _spec("int", "Worker threads of the HTTP server.", 16)
     journal_size: int = _spec("int", "Number of requests the journal keeps (the oldest are dropped).", 10000)
+    journal_file: str | None = _spec("str", "Also append every journal entry to this JSON-lines file.", None)
+    control: bool = _spec("bool", "Serve the /_pandamock/ control plane (health stays available when off).", True)
+    control_token: str | None = _spec(
+        "str", "Token the control plane requires (Authorization: Bearer <token>); none: no token needed.", None
+    )
+    url: str = _spec(
+        "str",
+        "URL of the running pandamock that the client commands (fault, clock, journal, state, reset) talk to.",
+        "http://127.0.0.1:25080",
+        serve=False,
+    )
     log_level: str = _spec("choice", "Logging level of the server.", "info", ("debug", "info", "warning", "error"))
 
     @classmethod
     def specs(cls) -> list[SettingSpec]:
         """The description of every setting, in declaration order."""
-        return [SettingSpec(f.name, f.metadata["kind"], f.metadata["help"], f.metadata["choices"]) for f in fields(cls)]
+        return [
+            SettingSpec(
+                f.name, f.metadata["kind"], f.metadata["help"], f.metadata["choices"], f.metadata.get("serve", True)
+            )
+            for f in fields(cls)
+        ]
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -29,8 +29,8 @@ class Emulator:
             max_upload_mb=self.settings.max_upload_mb,
         )
         self.registry = registry or discover()
-        self.journal = Journal(self.settings.journal_size)
-        self.faults = FaultEngine()
+        self.journal = Journal(self.settings.journal_size, self.settings.journal_file)
+        self.faults = FaultEngine(clock=self.engine.clock)
         self.identities = IdentityResolver(
             self.engine.world,
             mode=self.settings.auth_mode,
@@ -47,6 +47,7 @@ class Emulator:
         if self.settings.seed is not None:
             loaded.seed = self.settings.seed
         self.engine.load_scenario(loaded)
+        self.faults.load(loaded.faults, seed=loaded.seed)
         self.scenario = loaded
         if self.settings.identity and self.engine.world.user(self.settings.identity) is None:
             raise scenarios.ScenarioError(
@@ -57,8 +58,10 @@ class Emulator:
         return loaded
 
     def reset(self) -> None:
-        """Back to the loaded scenario's state; the journal is emptied."""
+        """Back to the loaded scenario's state and fault rules (counters zeroed, schedules
+        re-anchored); the journal is emptied."""
         self.engine.reset()
+        self.faults.reset()
         self.journal.clear()
 
 

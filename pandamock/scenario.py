@@ -217,7 +217,11 @@ SCHEMA: dict = {
         },
         "generate": GENERATE_SCHEMA,
         "progression": PROGRESSION_SCHEMA,
-        "faults": {"type": "array", "items": {"type": "object"}, "description": "Fault rules active from the start."},
+        "faults": {
+            "type": "array",
+            "description": "Fault rules and chaos-schedule phases, active from the scenario load "
+            "(checked by pandamock.faults.faults_problems; see docs/faults-and-control.md).",
+        },
         "credentials": CREDENTIALS_SCHEMA,
         "records": {
             "type": "object",
@@ -266,6 +270,10 @@ class Scenario:
     def from_dict(cls, data: Any, source: str = "<scenario>") -> Scenario:
         """Validate ``data`` (the parsed YAML) and build a scenario; raises :class:`ScenarioError`."""
         problems = validate(data)
+        if isinstance(data, dict) and isinstance(data.get("faults"), list):
+            from .faults import faults_problems
+
+            problems.extend(faults_problems(data["faults"]))
         if problems:
             raise ScenarioError(source, problems)
         values = {key: value for key, value in data.items() if value is not None}

@@ -9,6 +9,8 @@ every connection. See the README's "Serving" section for the figures.
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +18,30 @@ from typing import Any
 
 from cheroot import wsgi
 
+from .faults import ConnectionDropped
+
 log = logging.getLogger("pandamock.server")
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI gateway, plus dropped connections for fault injection: when the app
+    raises :class:`ConnectionDropped` the connection ends without (the rest of) an answer,
+    with an abortive reset (``abort``) or a normal close after a truncated body."""
+
+    def respond(self) -> None:
+        try:
+            super().respond()
+        except ConnectionDropped as dropped:
+            connection = self.req.conn
+            self.req.close_connection = True
+            if dropped.abort:
+                try:
+                    connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    connection.socket.close()
+                except OSError:
+                    pass
+                connection.linger = True  # closed already: cheroot must not shut it down again
+            raise
 
 
 class MockServer:
@@ -53,6 +78,7 @@ class MockServer:
             timeout=30,
             shutdown_timeout=2,
         )
+        server.gateway = _Gateway
         if self.ssl_adapter is not None:
             server.ssl_adapter = self.ssl_adapter
         server.prepare()

@@ -4,14 +4,18 @@ Order (it mirrors ``pandaserver/server/panda.py`` and ``request_validation``):
 
 1. resolve ``<module>/<function>``; anything else → 403 ``ERROR : method <f> is forbidden``;
 2. open a journal entry;
-3. transport faults (may answer now);
+3. faults before the call: the fault engine decides which rules fire (rules on identity or
+   request values make steps 4-5 run early, cached on the :class:`Call`, so answers and their
+   order do not change) and a rule acting "before" answers now (403/500/503, ``success:
+   false``, delay, dropped connection) without touching the state;
 4. identity (token, certificate, open-mode default); rejected token / banned user → 403;
 5. decode parameters (JSON body, gzip, query string, form); invalid JSON → 500;
 6. checks, first failure wins, each an HTTP 200 ``success: false`` envelope: secure →
    production role → HTTP method → binding → casting and types → task owner;
 7. the handler; :class:`Failure` → ``success: false``; any other exception → 500 with its text;
-8. faults after the call;
-9. encode (JSON or Python repr) with ``Content-Type: text/plain``;
+8. encode (JSON or Python repr) with ``Content-Type: text/plain``;
+9. faults after the call: a rule acting "after" replaces the answer of a call that changed
+   the state (error, dropped connection, truncated or malformed body, delay);
 10. close the journal entry (status, success, message, fault, transitions, duration).
 """
 
@@ -19,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..engine.outcome import Failure, Reply
-from ..journal import redact
+from ..faults import ConnectionDropped, FaultResponse
+from ..journal import redact, scrub, secret_values
 from . import envelope as env
 from .identity import AuthRejected
 from .params import CheckFailed, InvalidJson, ServerCrash, bind, cast_and_check, decode_parameters, wants_json
@@ -39,16 +44,25 @@ MESSAGE_PROD_ROLE = "production or pilot role required"
 MESSAGE_TASK_OWNER = "not the task owner or no production role"
 
 StartResponse = Callable[..., Any]
+_UNSET = object()
 
 _STATUS_LINES = {200: "200 OK", 403: "403 Forbidden", 500: "500 Internal Server Error"}
+_TRUNCATED = "pandamock fault: connection dropped after a truncated body"
 
 
 class Call:
-    """One request travelling through the pipeline (what faults and the journal look at)."""
+    """One request travelling through the pipeline (what faults and the journal look at).
 
-    __slots__ = ("environ", "spec", "entry", "identity", "params", "request", "started")
+    Identity and parameters are resolved once: :meth:`resolve_identity` and
+    :meth:`decoded_params` cache their result (or the refusal), so a fault rule that looks at
+    them before the pipeline's own steps 4 and 5 changes neither the order of the checks nor
+    the answers.
+    """
 
-    def __init__(self, environ: dict, spec: Any, entry: dict) -> None:
+    __slots__ = ("environ", "spec", "entry", "identity", "params", "request", "started", "fault_plan", "response")
+    __slots__ += ("secrets", "_resolve", "_identity", "_identity_error", "_params", "_params_error")
+
+    def __init__(self, environ: dict, spec: Any, entry: dict, resolve: Callable[[dict], Any] | None = None) -> None:
         self.environ = environ
         self.spec = spec
         self.entry = entry
@@ -56,6 +70,50 @@ class Call:
         self.params: dict[str, Any] = {}
         self.request: ApiRequest | None = None
         self.started = time.perf_counter()
+        self.fault_plan: Any = None
+        self.response: tuple[int, bytes, list] | None = None
+        self.secrets: list[str] = []
+        self._resolve = resolve
+        self._identity: Any = _UNSET
+        self._identity_error: AuthRejected | None = None
+        self._params: Any = _UNSET
+        self._params_error: Exception | None = None
+
+    def _identity_or_raise(self) -> Any:
+        if self._identity is _UNSET:
+            try:
+                self._identity = self._resolve(self.environ)
+            except AuthRejected as rejected:
+                self._identity = None
+                self._identity_error = rejected
+        if self._identity_error is not None:
+            raise self._identity_error
+        return self._identity
+
+    def resolve_identity(self) -> Any:
+        """The caller's identity, or None when it is refused (the pipeline answers the 403 later)."""
+        try:
+            return self._identity_or_raise()
+        except AuthRejected:
+            return None
+
+    def _params_or_raise(self) -> dict[str, Any]:
+        if self._params is _UNSET:
+            try:
+                self._params = decode_parameters(self.environ)
+            except (InvalidJson, ServerCrash) as exc:
+                self._params = None
+                self._params_error = exc
+        if self._params_error is not None:
+            raise self._params_error
+        return self._params
+
+    def decoded_params(self) -> dict[str, Any] | None:
+        """The decoded request parameters, or None when they do not decode."""
+        try:
+            return self._params_or_raise()
+        except (InvalidJson, ServerCrash):
+            return None
 
 
 class ApiPipeline:
@@ -72,46 +130,48 @@ class ApiPipeline:
         spec = None
         if len(parts) == 5 and parts[1] == "api" and parts[2] == "v1":
             spec = emulator.registry.lookup(parts[3], parts[4])
+        clock = emulator.engine.clock
+        epoch = clock.time()
         entry = emulator.journal.open(
-            time=emulator.engine.clock.now().isoformat(),
+            time=clock.now().isoformat(),
+            epoch=epoch,
             method=environ.get("REQUEST_METHOD"),
             path=path,
             endpoint=spec.key if spec else None,
             remote_addr=environ.get("REMOTE_ADDR"),
         )
-        call = Call(environ, spec, entry)
-        try:
-            if spec is None:
-                return self._finish(call, start_response, 403, env.forbidden(function), message="forbidden")
-            status, body, headers = self._serve(call)
-            fault = emulator.faults.after_call(call)
+        call = Call(environ, spec, entry, emulator.identities.resolve)
+        if spec is None:
+            return self._finish(call, start_response, 403, env.forbidden(function), message="forbidden")
+        faults = emulator.faults
+        fault = faults.before_call(call) if faults.rules else None
+        if fault is not None:
+            return self._fault(call, start_response, fault)
+        status, body, headers = call.response = self._serve(call)
+        if call.fault_plan is not None:
+            fault = faults.after_call(call)
             if fault is not None:
                 return self._fault(call, start_response, fault)
-            return self._finish(call, start_response, status, body, headers=headers)
-        except _FaultAnswered as answered:
-            return self._fault(call, start_response, answered.fault)
+        return self._finish(call, start_response, status, body, headers=headers)
 
     # -- the steps -------------------------------------------------------------------------
     def _serve(self, call: Call) -> tuple[int, bytes, list | None]:
-        emulator = self.emulator
         environ = call.environ
         spec = call.spec
-        fault = emulator.faults.before_call(call)
-        if fault is not None:
-            raise _FaultAnswered(fault)
         try:
-            identity = call.identity = emulator.identities.resolve(environ)
+            identity = call.identity = call._identity_or_raise()
         except AuthRejected as rejected:
             return 403, env.error_body(rejected.message), None
         call.entry["identity"] = identity.compact_name
         as_json = wants_json(environ)
         try:
-            params = call.params = decode_parameters(environ)
+            params = call.params = call._params_or_raise()
         except InvalidJson as exc:
             return 500, env.error_body(f"ERROR : received invalid JSON : {exc}"), None
         except ServerCrash as exc:
             return 500, env.error_body(str(exc)), None
         call.entry["params"] = redact(params)
+        call.secrets = secret_values(params)
         try:
             data, message, success = self._check_and_call(call, identity, params, as_json)
         except CheckFailed as failed:
@@ -181,27 +241,44 @@ class ApiPipeline:
         elif status != 200:
             entry.setdefault("message", body.decode(errors="replace"))
         entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        if call.secrets and isinstance(entry.get("message"), str):
+            entry["message"] = scrub(entry["message"], call.secrets)
         self.emulator.journal.close(entry)
         response_headers = list(headers or env.TEXT_PLAIN)
         response_headers.append(("Content-Length", str(len(body))))
         start_response(_STATUS_LINES.get(status, f"{status} Error"), response_headers)
         return [body]
 
-    def _fault(self, call: Call, start_response: StartResponse, fault: Any) -> list[bytes]:
-        call.entry["fault"] = fault.rule_id
+    def _fault(self, call: Call, start_response: StartResponse, fault: FaultResponse) -> Iterable[bytes]:
         entry = call.entry
-        entry["status"] = int(fault.status.split()[0]) if not fault.drop else 0
+        entry["status"] = fault.code
+        if fault.success is not None:
+            entry["success"] = fault.success
+            entry["message"] = fault.message
+        elif fault.drop:
+            entry["message"] = "connection dropped"
+        elif fault.truncate_at is not None:
+            entry["message"] = f"body truncated after {fault.truncate_at} of {len(fault.body)} bytes"
+        elif fault.code == 503:
+            entry["message"] = "503 Service Unavailable (Apache page)"
+        elif fault.code != 200:
+            entry["message"] = fault.body.decode(errors="replace")[:500]
         entry["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        if call.secrets and isinstance(entry.get("message"), str):
+            entry["message"] = scrub(entry["message"], call.secrets)
         self.emulator.journal.close(entry)
         if fault.drop:
-            raise ConnectionAbortedError("pandamock fault: connection dropped")
-        headers = list(fault.headers)
+            raise ConnectionDropped()
+        headers = [header for header in fault.headers if header[0].lower() != "content-length"]
         headers.append(("Content-Length", str(len(fault.body))))
         start_response(fault.status, headers)
+        if fault.truncate_at is not None:
+            return _truncated(fault.body[: fault.truncate_at])
         return [fault.body]
 
 
-class _FaultAnswered(Exception):
-    def __init__(self, fault: Any) -> None:
-        super().__init__(fault)
-        self.fault = fault
+def _truncated(part: bytes) -> Iterator[bytes]:
+    """Yield the first part of a body, then drop the connection (the client sees a short read)."""
+    if part:
+        yield part
+    raise ConnectionDropped(_TRUNCATED, abort=False)
