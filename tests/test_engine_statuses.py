@@ -112,3 +112,14 @@ def test_created_only_in_initial_statuses():
             created(table, {"PandaID": 2, "jobStatus": "running"}, MACHINES["job"], NOW)
     assert table.get(1)["stateChangeTime"] == NOW
     assert tx.transitions[0]["from"] is None
+
+
+def test_created_stamps_times_left_empty_by_the_record_factories():
+    from pandamock.engine.records import new_job
+
+    store = Store()
+    table = store.create_table("jobs", key="PandaID")
+    with store.transaction():
+        created(table, new_job({"PandaID": 1, "jobStatus": "activated"}), MACHINES["job"], NOW)
+    assert table.get(1)["stateChangeTime"] == NOW
+    assert table.get(1)["modificationTime"] == NOW

@@ -91,3 +91,11 @@ def test_reset_restores_progression_delays_and_clock():
     engine.reset()
     assert engine.delay("job_adder") == 7
     assert engine.clock.time() < start + 100
+
+
+def test_a_frozen_clock_stands_exactly_on_the_scenario_start():
+    import datetime as dt
+
+    engine = Engine()
+    engine.load_scenario(load({"name": "f", "clock": {"start": "2026-11-29T12:00:00", "frozen": True}}))
+    assert engine.now() == dt.datetime(2026, 11, 29, 12, 0, 0)

@@ -18,15 +18,16 @@ def apply_clock(engine: Engine, scenario: Any) -> None:
     """Set the engine clock from the scenario's ``clock`` section (start, speed, frozen)."""
     settings = scenario.clock or {}
     start = settings.get("start")
-    if start not in (None, "", "now"):
-        engine.clock.set(parse_time(start))
-    else:
-        engine.clock.set(engine.clock._time_source())
     engine.clock.set_speed(float(settings.get("speed", 1.0)))
     if settings.get("frozen"):
         engine.clock.freeze()
     else:
         engine.clock.unfreeze()
+    # set the start last: a frozen clock then stands exactly on it
+    if start not in (None, "", "now"):
+        engine.clock.set(parse_time(start))
+    else:
+        engine.clock.set(engine.clock._time_source())
 
 
 def apply_scenario(engine: Engine, scenario: Any) -> None:

@@ -289,7 +289,8 @@ def created(table: Table, record: Mapping, machine: StateMachine, now: _dt.datet
         raise TransitionError(f"a new {machine.name} cannot start in status {status!r}")
     values = dict(record)
     for stamp in machine.stamps:
-        values.setdefault(stamp, now)
+        if values.get(stamp) is None:
+            values[stamp] = now
     stored = table.insert(values)
     table.store.record_transition(
         {
