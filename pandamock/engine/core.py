@@ -67,6 +67,10 @@ class Engine:
 
     def _register_services(self) -> None:
         """Create the domain services (each creates its tables and registers its actions)."""
+        from .generate import Generator
+
+        self.generator = Generator(self)  # scenario hook: the `generate` section's world
+        self.services.append(self.generator)
 
     # -- randomness ------------------------------------------------------------------------
     @property

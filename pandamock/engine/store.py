@@ -81,9 +81,10 @@ class SortedIndex(HashIndex):
         self.order = order
 
     def add(self, rid: Hashable, record: Record) -> None:
-        bucket = self.buckets.get(self.key(record))
+        key = self.key(record)
+        bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = self.buckets[self.key(record)] = SortedList()
+            bucket = self.buckets[key] = SortedList()
         bucket.add((self.order(record), rid))
 
     def remove(self, rid: Hashable, record: Record) -> None:
@@ -186,12 +187,13 @@ class Table:
         except KeyError:
             raise KeyError(f"a {self.name} record needs its key field {self.key!r}") from None
 
-    def insert(self, record: Mapping) -> dict:
-        """Add a new record; its id must not exist yet."""
+    def insert(self, record: Mapping, owned: bool = False) -> dict:
+        """Add a new record; its id must not exist yet. ``owned``: the caller hands the dict over
+        and never touches it again (no copy; bulk generation)."""
         rid = self._id_of(record)
         if rid in self.records:
             raise KeyError(f"{self.name} record {rid!r} exists already")
-        return self._store(rid, dict(record))
+        return self._store(rid, record if owned and type(record) is dict else dict(record))  # type: ignore[arg-type]
 
     def put(self, record: Mapping) -> dict:
         """Insert or replace a whole record."""
