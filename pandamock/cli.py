@@ -65,6 +65,7 @@ def serve(**options: Any) -> None:
     Prints the URL it serves (also with --port 0, which picks a free port).
     """
     from .app import create_app
+    from .engine.persistence import StateFileError
     from .scenario import ScenarioError
     from .server import MockServer
 
@@ -72,13 +73,14 @@ def serve(**options: Any) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except ScenarioError as exc:
+    except (ScenarioError, StateFileError) as exc:
         click.echo(f"pandamock: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     server = MockServer(app, host=settings.host, port=settings.port, threads=settings.threads)
     try:
         server.start()
     except OSError as exc:
+        app.extensions["pandamock"].close()
         click.echo(f"pandamock: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
     emulator = app.extensions["pandamock"]
@@ -101,6 +103,7 @@ def serve(**options: Any) -> None:
     finally:
         click.echo("pandamock: stopping", err=True)
         server.stop()
+        emulator.close()
 
 
 @main.command()
@@ -138,6 +141,16 @@ def routes(as_json: bool) -> None:
 @main.group()
 def scenario() -> None:
     """Shipped scenarios and scenario files."""
+
+
+def _register_scenario_commands() -> None:
+    from .commands.scenario import scenario_generate, scenario_schema
+
+    scenario.add_command(scenario_generate)
+    scenario.add_command(scenario_schema)
+
+
+_register_scenario_commands()
 
 
 @scenario.command("list")

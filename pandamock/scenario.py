@@ -225,8 +225,11 @@ class Scenario:
     source: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<scenario>") -> Scenario:
-        """Validate ``data`` (the parsed YAML) and build a scenario; raises :class:`ScenarioError`."""
+    def from_dict(cls, data: Any, source: str = "<scenario>", check_references: bool = True) -> Scenario:
+        """Validate ``data`` (the parsed YAML) and build a scenario; raises :class:`ScenarioError`.
+
+        ``check_references=False`` skips the checks of names against each other and of fixture files
+        (a scenario kept inside a state file, whose fixtures were loaded long ago)."""
         problems = validate(data)
         if problems:
             raise ScenarioError(source, problems)
@@ -234,7 +237,8 @@ class Scenario:
         if "records" in values:
             values["records"] = {table: [_decode_record(r) for r in rows] for table, rows in values["records"].items()}
         scenario = cls(**values, source=source)
-        scenario._check_references()
+        if check_references:
+            scenario._check_references()
         return scenario
 
     def _check_references(self) -> None:

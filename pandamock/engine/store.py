@@ -116,6 +116,9 @@ class Table:
         self.key = key
         self.records: dict[Hashable, dict] = {}
         self.indexes: dict[str, HashIndex] = {}
+        # first version (None: absent) of each record changed since the store's checkpoint;
+        # None when not tracking (no checkpoint, or the whole table was replaced since)
+        self._tracked: dict[Hashable, dict | None] | None = None
         for index in indexes:
             self.add_index(index)
 
@@ -224,6 +227,9 @@ class Table:
 
     def _apply(self, rid: Hashable, old: dict | None, new: dict | None) -> None:
         """Put ``new`` in place of ``old`` and keep every index in step (no logging)."""
+        tracked = self._tracked
+        if tracked is not None and rid not in tracked:
+            tracked[rid] = old
         indexes = self.indexes.values()
         if old is not None and new is not None:
             for index in indexes:
@@ -247,6 +253,7 @@ class Table:
         self.records = {}
         for record in records:
             self.records[self._id_of(record)] = dict(record)
+        self._tracked = None
         self.rebuild_indexes()
 
 
@@ -366,10 +373,50 @@ class Store:
         with self.lock:
             for name, table in self.tables.items():
                 table.records = dict(captured.get(name, {}))
+                table._tracked = None
                 table.rebuild_indexes()
 
     def clear(self) -> None:
         with self.lock:
             for table in self.tables.values():
                 table.records = {}
+                table._tracked = None
                 table.rebuild_indexes()
+
+    # -- checkpoint and revert (fast reset) ----------------------------------------------------
+    def checkpoint(self) -> None:
+        """Remember the current state cheaply: from now on the first version of every record that
+        changes is kept, so :meth:`revert` can undo all changes in time proportional to their number."""
+        with self.lock:
+            for table in self.tables.values():
+                table._tracked = {}
+
+    def revert(self) -> list[tuple[str, Hashable, dict | None]] | None:
+        """Put back the state of the last :meth:`checkpoint` and keep the checkpoint.
+
+        Returns the changes made (``(table, id, record or None)``, also handed to the listeners as
+        one committed transaction), or None when it cannot (no checkpoint, or a whole table was
+        replaced since): use :meth:`restore` then.
+        """
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("cannot revert inside a transaction")
+            tables = list(self.tables.values())
+            if any(table._tracked is None for table in tables):
+                return None
+            tx = Transaction()
+            for table in tables:
+                tracked = table._tracked
+                table._tracked = None
+                try:
+                    for rid, first in tracked.items():  # type: ignore[union-attr]
+                        current = table.records.get(rid)
+                        if current is not first:
+                            table._apply(rid, current, first)
+                            tx.changes.append((table.name, rid, first))
+                finally:
+                    table._tracked = {}
+            if tx.changes:
+                for listener in self.listeners:
+                    listener(tx)
+            return tx.changes

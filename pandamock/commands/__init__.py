@@ -1,0 +1,1 @@
+"""Command groups of the ``pandamock`` command line, one module per area (registered in ``cli.py``)."""
