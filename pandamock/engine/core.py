@@ -180,9 +180,8 @@ class Engine:
     def mark_baseline(self) -> None:
         """Remember the current state as the one :meth:`reset` returns to."""
         with self.store.lock:
-            self._baseline = self.store.capture()
+            self._baseline = self.store.checkpoint()
             self._baseline_clock = {"epoch": self.clock.time(), "seed": self.randomness.seed}
-            self.store.checkpoint()
 
     def reset(self) -> None:
         """Return to the state of the last scenario load.
@@ -201,7 +200,7 @@ class Engine:
                 return
             if self.store.revert() is None:
                 self.store.restore(self._baseline)
-                self.store.checkpoint()
+                self._baseline = self.store.checkpoint()
                 self._reloaded()
             self.randomness.reseed(self._baseline_clock["seed"])
             if self.scenario is not None:

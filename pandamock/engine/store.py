@@ -40,6 +40,10 @@ class HashIndex:
         self.fields = tuple(fields)  # no fields: one group (key ``()``) holding every record
         self._single = self.fields[0] if len(self.fields) == 1 else None
         self.buckets: dict[Hashable, Any] = {}
+        # since the store's checkpoint: the group keys in order then, and (hash index) the first
+        # version of every group changed since (None: the group did not exist); None: not tracking
+        self._keys: list | None = None
+        self._saved: dict[Hashable, dict | None] | None = None
 
     def key(self, record: Record) -> Hashable:
         if self._single is not None:
@@ -47,12 +51,22 @@ class HashIndex:
         return tuple(record.get(name) for name in self.fields)
 
     def add(self, rid: Hashable, record: Record) -> None:
-        self.buckets.setdefault(self.key(record), {})[rid] = None
+        key = self.key(record)
+        bucket = self.buckets.get(key)
+        saved = self._saved
+        if saved is not None and key not in saved:
+            saved[key] = None if bucket is None else dict(bucket)
+        if bucket is None:
+            bucket = self.buckets[key] = {}
+        bucket[rid] = None
 
     def remove(self, rid: Hashable, record: Record) -> None:
         key = self.key(record)
         bucket = self.buckets.get(key)
         if bucket is not None:
+            saved = self._saved
+            if saved is not None and key not in saved:
+                saved[key] = dict(bucket)
             bucket.pop(rid, None)
             if not bucket:
                 del self.buckets[key]
@@ -69,6 +83,31 @@ class HashIndex:
 
     def clear(self) -> None:
         self.buckets.clear()
+        self._keys = self._saved = None
+
+    # -- checkpoint and revert (see Store.checkpoint) --------------------------------------------
+    def checkpoint(self) -> None:
+        self._keys = list(self.buckets)
+        self._saved = {}
+
+    @property
+    def tracking(self) -> bool:
+        return self._keys is not None
+
+    def revert_groups(self) -> None:
+        """Put back every group changed since the checkpoint, then the groups' order."""
+        for key, bucket in (self._saved or {}).items():
+            if bucket is None:
+                self.buckets.pop(key, None)
+            else:
+                self.buckets[key] = bucket
+        self._restore_key_order()
+
+    def _restore_key_order(self) -> None:
+        keys = self._keys or []
+        if list(self.buckets) != keys:
+            self.buckets = {key: self.buckets[key] for key in keys}
+        self.checkpoint()
 
 
 class SortedIndex(HashIndex):
@@ -105,6 +144,12 @@ class SortedIndex(HashIndex):
         """Ids of the group in order, lazily (stop early without materialising the group)."""
         for _, rid in self.buckets.get(key, ()):
             yield rid
+
+    def checkpoint(self) -> None:
+        self._keys = list(self.buckets)  # groups are sorted: reverting each change restores them
+
+    def revert_groups(self) -> None:
+        self._restore_key_order()
 
 
 class Table:
@@ -277,6 +322,7 @@ class Store:
         self.tables: dict[str, Table] = {}
         self.listeners: list[Callable[[Transaction], None]] = []
         self._tx: Transaction | None = None
+        self._checkpoint: dict[str, dict] | None = None
 
     # -- structure -------------------------------------------------------------------------
     def create_table(self, name: str, key: str, indexes: Iterable[HashIndex] = ()) -> Table:
@@ -384,15 +430,22 @@ class Store:
                 table.rebuild_indexes()
 
     # -- checkpoint and revert (fast reset) ----------------------------------------------------
-    def checkpoint(self) -> None:
-        """Remember the current state cheaply: from now on the first version of every record that
-        changes is kept, so :meth:`revert` can undo all changes in time proportional to their number."""
+    def checkpoint(self) -> dict[str, dict]:
+        """Remember the current state: returns a :meth:`capture` of it, and from now on the first
+        version of every record and index group that changes is kept, so that :meth:`revert` can
+        undo all changes in time proportional to what they touched, not to the size of the state."""
         with self.lock:
+            captured = self.capture()
             for table in self.tables.values():
                 table._tracked = {}
+                for index in table.indexes.values():
+                    index.checkpoint()
+            self._checkpoint = captured
+            return captured
 
     def revert(self) -> list[tuple[str, Hashable, dict | None]] | None:
-        """Put back the state of the last :meth:`checkpoint` and keep the checkpoint.
+        """Put back the state of the last :meth:`checkpoint` exactly (records, index groups and
+        their orders) and keep the checkpoint.
 
         Returns the changes made (``(table, id, record or None)``, also handed to the listeners as
         one committed transaction), or None when it cannot (no checkpoint, or a whole table was
@@ -401,21 +454,44 @@ class Store:
         with self.lock:
             if self._tx is not None:
                 raise RuntimeError("cannot revert inside a transaction")
+            checkpoint = self._checkpoint
             tables = list(self.tables.values())
-            if any(table._tracked is None for table in tables):
+            if checkpoint is None or any(
+                table._tracked is None or not all(index.tracking for index in table.indexes.values())
+                for table in tables
+            ):
                 return None
             tx = Transaction()
             for table in tables:
                 tracked = table._tracked
-                table._tracked = None
-                try:
-                    for rid, first in tracked.items():  # type: ignore[union-attr]
-                        current = table.records.get(rid)
-                        if current is not first:
-                            table._apply(rid, current, first)
-                            tx.changes.append((table.name, rid, first))
-                finally:
-                    table._tracked = {}
+                if not tracked:
+                    continue
+                table._tracked = None  # the writes below are the revert itself
+                records = table.records
+                sorted_indexes = [index for index in table.indexes.values() if index.sorted]
+                reordered = False
+                for rid, first in tracked.items():
+                    current = records.get(rid)
+                    if current is first:
+                        continue
+                    tx.changes.append((table.name, rid, first))
+                    reordered = reordered or current is None or first is None
+                    for index in sorted_indexes:
+                        if current is not None and first is not None and not index.moved(current, first):
+                            continue
+                        if current is not None:
+                            index.remove(rid, current)
+                        if first is not None:
+                            index.add(rid, first)
+                    if first is None:
+                        records.pop(rid, None)
+                    else:
+                        records[rid] = first
+                if reordered:  # an insert or delete changed the records' order: take the checkpoint's
+                    table.records = dict(checkpoint.get(table.name, {}))
+                for index in table.indexes.values():
+                    index.revert_groups()
+                table._tracked = {}
             if tx.changes:
                 for listener in self.listeners:
                     listener(tx)
