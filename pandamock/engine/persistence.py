@@ -11,11 +11,13 @@ Layout, for ``--state-file state.json``:
   log grows past ``compact_bytes``. It is written to a temporary file, flushed to disk and renamed
   over the old one, so a crash leaves either the old or the new file.
 * ``state.json.log`` — one JSON line per committed transaction: ``{"n": seq, "k": [clock epoch,
-  frozen, speed], "c": [[table, id, record or null], ...]}`` (lines without ``c`` record a change of
-  the clock's course). Each line is written with one ``write`` before the operation returns, so
-  an acknowledged change survives a kill -9 of the server (the kernel has it; surviving a power
-  cut would need an fsync per change, which this does not do). ``state.json.log.1`` is the log
-  being folded in by a running compaction.
+  frozen, speed], "c": [change, ...]}`` where a change is ``["p", table, id, record]`` (a whole
+  record), ``["u", table, id, {field: value}]`` (the fields an update changed: a status change
+  of a job is a line of a few hundred bytes, not the whole job) or ``["d", table, id]`` (a
+  delete); lines without ``c`` record a change of the clock's course. Each line is written with
+  one ``write`` before the operation returns, so an acknowledged change survives a kill -9 of the
+  server (the kernel has it; surviving a power cut would need an fsync per change, which this
+  does not do). ``state.json.log.1`` is the log being folded in by a running compaction.
 
 Start: the document file, then the lines of ``.log.1`` and ``.log`` whose sequence number is
 above the file's are applied in order. A last line cut short by a crash (no newline) is dropped
@@ -71,8 +73,12 @@ def decode_hook(obj: dict) -> Any:
     return obj
 
 
+_ENCODER = json.JSONEncoder(default=json_default, separators=(",", ":"))  # stateless; built once
+
+
 def encode(value: Any) -> str:
-    return json.dumps(value, default=json_default, separators=(",", ":"))
+    """Compact JSON with datetime markers."""
+    return _ENCODER.encode(value)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -185,6 +191,29 @@ def read_log(path: Path) -> Iterator[tuple[int, dict]]:
         yield number, entry
 
 
+_MISSING = object()
+
+
+def changes_of(tx: Transaction) -> list[list]:
+    """The log entries of a committed transaction: the fields an update changed, whole records for
+    inserts and replacements, deletes."""
+    undo = tx.undo
+    aligned = len(undo) == len(tx.changes)  # each write noted its old version (not so for a revert)
+    entries: list[list] = []
+    for position, (table, rid, new) in enumerate(tx.changes):
+        if new is None:
+            entries.append(["d", table, rid])
+            continue
+        old = undo[position][2] if aligned else None
+        if old is not None and new.keys() >= old.keys():
+            # copy-on-write updates share every unchanged value with the old version
+            fields = {key: value for key, value in new.items() if old.get(key, _MISSING) is not value}
+            entries.append(["u", table, rid, fields])
+        else:
+            entries.append(["p", table, rid, new])
+    return entries
+
+
 class StateFile:
     """The durable state of one engine: load it at start, log every commit, compact."""
 
@@ -262,18 +291,7 @@ class StateFile:
                         "changes are missing"
                     )
                 for change in entry.get("c", ()):
-                    if not (isinstance(change, list) and len(change) == 3):
-                        raise StateFileError(f"change log {path}: line {number}: bad change {str(change)[:200]}")
-                    table, rid, record = change
-                    rows = tables.get(table)
-                    if rows is None:
-                        if table not in store.tables:
-                            raise StateFileError(f"change log {path}: line {number}: unknown table {table!r}")
-                        rows = tables[table] = {}
-                    if record is None:
-                        rows.pop(rid, None)
-                    else:
-                        rows[rid] = record
+                    self._replay(path, number, change, tables, store)
                 if "k" in entry:
                     clock_state = entry["k"]
                 seq = n
@@ -297,6 +315,29 @@ class StateFile:
         self.replayed = replayed
         log.info("state loaded from %s (%d logged changes replayed): %s", self.path, replayed, engine.counts())
         return scenario
+
+    @staticmethod
+    def _replay(path: Path, number: int, change: Any, tables: dict[str, dict], store: Any) -> None:
+        if not (isinstance(change, list) and len(change) in (3, 4) and change[0] in ("p", "u", "d")):
+            raise StateFileError(f"change log {path}: line {number}: bad change {str(change)[:200]}")
+        table = change[1]
+        rows = tables.get(table)
+        if rows is None:
+            if table not in store.tables:
+                raise StateFileError(f"change log {path}: line {number}: unknown table {table!r}")
+            rows = tables[table] = {}
+        rid = change[2]
+        if change[0] == "d":
+            rows.pop(rid, None)
+        elif change[0] == "p" and isinstance(change[3], dict):
+            rows[rid] = change[3]
+        elif change[0] == "u" and isinstance(change[3], dict) and rid in rows:
+            rows[rid] = {**rows[rid], **change[3]}
+        else:
+            raise StateFileError(
+                f"change log {path}: line {number}: cannot apply {str(change)[:200]} "
+                f"({'no record ' + repr(rid) + ' in ' + table if change[0] == 'u' else 'not a record'})"
+            )
 
     @staticmethod
     def _restore_clock(engine: Engine, scenario: Any, state: Any) -> None:
@@ -377,7 +418,7 @@ class StateFile:
         with self._io:
             if self._fd is None:
                 return
-            self._append({"k": self._clock_state(), "c": [[table, rid, record] for table, rid, record in tx.changes]})
+            self._append({"k": self._clock_state(), "c": changes_of(tx)})
             big = self.log_bytes > self.compact_bytes
         if big:
             self.compact_in_background()
