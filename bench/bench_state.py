@@ -115,18 +115,28 @@ def _timed(operation, arguments: list, rounds: int = 7) -> float:
     return statistics.median(means)
 
 
-def _measure(engine: Engine, rng: random.Random, samples: int) -> dict[str, tuple[float, float]]:
+def _measure(engine: Engine, rng: random.Random, samples: int, hot: int | None) -> dict[str, tuple[float, float]]:
+    """Costs in µs (inside an engine operation, bare store) of each operation on ``samples`` targets:
+    drawn from the whole world (``hot`` None), or ``hot`` targets drawn once and used in turn."""
     jobs = engine.store["jobs"]
     ranges = engine.store["event_ranges"]
-    job_ids = rng.sample(list(jobs.records), min(samples, len(jobs)))
+
+    def targets(population: list) -> list:
+        if hot is None:
+            return [population[rng.randrange(len(population))] for _ in range(samples)]
+        chosen = rng.sample(population, min(hot, len(population)))
+        return [chosen[i % len(chosen)] for i in range(samples)]
+
+    job_ids = targets(list(jobs.records))
     queues = [q for q in engine.world.sites.records if jobs.count("dispatch", (q, "activated"))]
     queue_list = [queues[i % len(queues)] for i in range(samples)]
-    es_jobs = [pid for pid in jobs.ids("by_status", "activated") if ranges.count("by_job_status", (pid, "ready"))]
-    es_list = [es_jobs[rng.randrange(len(es_jobs))] for _ in range(samples)]
+    es_list = targets(
+        [pid for pid in jobs.ids("by_status", "activated") if ranges.count("by_job_status", (pid, "ready"))]
+    )
     dispatch = jobs.index("dispatch")
     by_job_status = ranges.index("by_job_status")
-    movable = rng.sample(jobs.ids("by_status", "activated"), min(samples, jobs.count("by_status", "activated")))
-    ready = rng.sample(ranges.ids("by_status", "ready"), min(samples, ranges.count("by_status", "ready")))
+    movable = list(dict.fromkeys(targets(jobs.ids("by_status", "activated"))))  # distinct: toggled in pairs
+    ready = list(dict.fromkeys(targets(ranges.ids("by_status", "ready"))))
 
     def lookup(pid):
         return jobs.get(pid)
@@ -168,22 +178,31 @@ def _measure(engine: Engine, rng: random.Random, samples: int) -> dict[str, tupl
     return results
 
 
-def section_growth(samples: int) -> None:
+def section_growth(samples: int, hot: int) -> None:
     print("== growth: cost of one operation, small world vs big world")
     small = _world(SMALL)
-    print(f"small: {len(small.store['jobs']):,} jobs, {len(small.store['event_ranges']):,} event ranges")
-    small_results = _measure(small, random.Random(1), samples)
     big = _world(None)
+    print(f"small: {len(small.store['jobs']):,} jobs, {len(small.store['event_ranges']):,} event ranges")
     print(f"big:   {len(big.store['jobs']):,} jobs, {len(big.store['event_ranges']):,} event ranges")
-    big_results = _measure(big, random.Random(1), samples)
-    print(
-        f"{'operation':<42} {'small µs':>9} {'big µs':>9} {'ratio':>6}   "
-        f"{'bare store: small':>18} {'big':>7} {'ratio':>6}"
-    )
-    for name, (small_op, small_bare) in small_results.items():
-        big_op, big_bare = big_results[name]
-        bare = f"{small_bare:>18.2f} {big_bare:>7.2f} {big_bare / small_bare:>6.2f}" if small_bare == small_bare else ""
-        print(f"{name:<42} {small_op:>9.2f} {big_op:>9.2f} {big_op / small_op:>6.2f}   {bare}")
+    for title, hot_set in (
+        ("targets drawn from the whole world (the big one does not fit in the CPU caches)", None),
+        (f"the same {hot} targets in turn (equal cache footprint: what is left is the algorithm)", hot),
+    ):
+        small_results = _measure(small, random.Random(1), samples, hot_set)
+        big_results = _measure(big, random.Random(1), samples, hot_set)
+        print(f"-- {title}")
+        print(
+            f"{'operation':<42} {'small µs':>9} {'big µs':>9} {'ratio':>6}   "
+            f"{'bare store: small':>18} {'big':>7} {'ratio':>6}"
+        )
+        for name, (small_op, small_bare) in small_results.items():
+            big_op, big_bare = big_results[name]
+            bare = (
+                f"{small_bare:>18.2f} {big_bare:>7.2f} {big_bare / small_bare:>6.2f}"
+                if small_bare == small_bare
+                else ""
+            )
+            print(f"{name:<42} {small_op:>9.2f} {big_op:>9.2f} {big_op / small_op:>6.2f}   {bare}")
 
 
 def section_durable(duration: float, connections: int) -> None:
@@ -321,12 +340,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--samples", type=int, default=2000, help="operations per timing round")
     parser.add_argument("--rounds", type=int, default=200, help="reset rounds")
+    parser.add_argument("--hot", type=int, default=100, help="targets of the equal-footprint growth measurement")
     args = parser.parse_args()
     sections = args.sections.split(",")
     if "load" in sections:
         section_load()
     if "growth" in sections:
-        section_growth(args.samples)
+        section_growth(args.samples, args.hot)
     if "durable" in sections:
         section_durable(args.duration, args.connections)
     if "kill" in sections:

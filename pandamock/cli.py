@@ -84,8 +84,9 @@ def serve(**options: Any) -> None:
         click.echo(f"pandamock: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
     emulator = app.extensions["pandamock"]
+    state = f", state file {emulator.state.path}" if emulator.state is not None else ""
     click.echo(
-        f"pandamock {__version__} serving {server.url} (scenario {emulator.scenario.name}, "
+        f"pandamock {__version__} serving {server.url} (scenario {emulator.scenario.name}{state}, "
         f"auth {settings.auth_mode}); Ctrl-C to stop",
         err=False,
     )

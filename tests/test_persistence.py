@@ -388,3 +388,17 @@ def test_serve_refuses_a_corrupt_state_file(tmp_path):
         f"state file {path}: table 'jobs' document 1: expected a record with its key field 'PandaID'" in result.stderr
     )
     assert time.monotonic() - started < 30
+
+
+def test_an_update_logs_only_the_changed_fields(tmp_path):
+    path = tmp_path / "state.json"
+    emulator = _emulator(path)
+    panda_id = _send_first_activated(emulator.engine)
+    (line,) = (tmp_path / "state.json.log").read_text().splitlines()
+    entry = json.loads(line)
+    assert entry["n"] == 1 and len(entry["k"]) == 3
+    ((op, table, rid, fields),) = entry["c"]
+    assert (op, table, rid) == ("u", "jobs", panda_id)
+    assert set(fields) == {"jobStatus", "modificationHost", "modificationTime", "stateChangeTime"}
+    assert fields["jobStatus"] == "sent" and set(fields["modificationTime"]) == {"__datetime__"}
+    emulator.close()
