@@ -123,18 +123,20 @@ class StateStorage(Storage):
         return data
 
     def write(self, data: dict) -> None:
-        self._write_stream((name, list(docs.values())) for name, docs in data.items())
+        """TinyDB's write: every table with its document ids."""
+        self._write_stream((name, docs.items()) for name, docs in data.items())
 
     def write_tables(self, meta: Mapping, tables: Iterable[tuple[str, list]]) -> None:
         """Write the metadata document and every table (records numbered 1..n as TinyDB doc ids)."""
 
-        def stream() -> Iterator[tuple[str, list]]:
-            yield META_TABLE, [meta]
-            yield from tables
+        def stream() -> Iterator[tuple[str, Iterable[tuple[Any, Any]]]]:
+            yield META_TABLE, [(1, meta)]
+            for name, records in tables:
+                yield name, enumerate(records, 1)
 
         self._write_stream(stream())
 
-    def _write_stream(self, tables: Iterable[tuple[str, list]]) -> None:
+    def _write_stream(self, tables: Iterable[tuple[str, Iterable[tuple[Any, Any]]]]) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "w", encoding="utf-8") as out:
@@ -144,8 +146,8 @@ class StateStorage(Storage):
                 out.write(("\n" if first_table else ",\n") + json.dumps(name) + ": {")
                 first_table = False
                 chunk = []
-                for number, record in enumerate(records, 1):
-                    chunk.append(f'{"" if number == 1 else ","}\n"{number}": {encode(record)}')
+                for position, (doc_id, record) in enumerate(records):
+                    chunk.append(f'{"," if position else ""}\n{json.dumps(str(doc_id))}: {encode(record)}')
                     if len(chunk) >= 1000:
                         out.write("".join(chunk))
                         chunk = []
