@@ -243,3 +243,25 @@ def test_progress_reports_every_job():
     engine.generator.progress = seen.append
     engine.load_scenario(scenario)
     assert sum(seen) == engine.counts()["jobs"]
+
+
+def test_the_seed_setting_and_a_scenario_path_make_the_world(tmp_path):
+    import yaml
+
+    from pandamock.config import Settings
+    from pandamock.emulator import Emulator
+
+    scenario = load("default").as_dict()
+    scenario["clock"] = dict(FIXED_CLOCK)
+    path = tmp_path / "world.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    by_path = Emulator(Settings.load({"scenario": str(path)}, environ={}))
+    again = Emulator(Settings.load({"scenario": str(path)}, environ={}))
+    reseeded = Emulator(Settings.load({"scenario": str(path), "seed": 99}, environ={}))
+    assert by_path.scenario.seed == 20261129 and reseeded.scenario.seed == 99
+    assert _dump_bytes(by_path.engine) == _dump_bytes(again.engine)
+
+    def names(emulator):
+        return [task["taskName"] for task in emulator.engine.store["tasks"].values()]
+
+    assert names(by_path) != names(reseeded)

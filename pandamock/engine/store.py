@@ -20,6 +20,7 @@ is rolled back (records and indexes); a committed one is handed to the store's l
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -372,15 +373,21 @@ class Store:
 
     @contextmanager
     def bulk(self) -> Iterator[Transaction]:
-        """Write many records fast (scenario load, generation): no undo log, no listeners."""
+        """Write many records fast (scenario load, generation): no undo log, no listeners (the
+        engine checkpoints the whole state after a scenario load), and no cyclic garbage
+        collection meanwhile (millions of new records would make it run over and over)."""
         with self.lock:
             if self._tx is not None:
                 raise RuntimeError("a bulk load cannot run inside a transaction")
             tx = self._tx = Transaction(bulk=True)
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 yield tx
             finally:
                 self._tx = None
+                if collecting:
+                    gc.enable()
 
     def _write(self, table: Table, rid: Hashable, old: dict | None, new: dict | None) -> None:
         tx = self._tx
