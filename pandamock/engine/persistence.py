@@ -147,7 +147,7 @@ class StateStorage(Storage):
                 first_table = False
                 chunk = []
                 for position, (doc_id, record) in enumerate(records):
-                    chunk.append(f'{"," if position else ""}\n{json.dumps(str(doc_id))}: {encode(record)}')
+                    chunk.append(f"{',' if position else ''}\n{json.dumps(str(doc_id))}: {encode(record)}")
                     if len(chunk) >= 1000:
                         out.write("".join(chunk))
                         chunk = []
