@@ -6,6 +6,7 @@ flags, ``PANDAMOCK_*`` variables and the README's table stay in step).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -70,6 +71,7 @@ def serve(**options: Any) -> None:
     Prints the URL it serves (also with --port 0, which picks a free port).
     """
     from .app import create_app
+    from .engine.persistence import StateFileError
     from .scenario import ScenarioError
     from .server import MockServer
     from .tls import TLSError, https_server
@@ -78,13 +80,18 @@ def serve(**options: Any) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except ScenarioError as exc:
+    except (ScenarioError, StateFileError) as exc:
         click.echo(f"pandamock: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    # the loaded world lives as long as the server: keep it out of the cyclic garbage collector's
+    # full passes (about a second per pass for a world of a million records)
+    gc.collect()
+    gc.freeze()
     server = MockServer(app, host=settings.host, port=settings.port, threads=settings.threads)
     try:
         secure = https_server(app, settings)
     except (OSError, TLSError) as exc:
+        app.extensions["pandamock"].close()
         click.echo(f"pandamock: cannot set up HTTPS in {settings.tls_dir or 'the config directory'}: {exc}", err=True)
         sys.exit(1)
     for listener, port in ((server, settings.port), (secure, settings.https_port)):
@@ -94,6 +101,7 @@ def serve(**options: Any) -> None:
         except OSError as exc:
             click.echo(f"pandamock: cannot listen on {settings.host}:{port}: {exc.strerror or exc}", err=True)
             server.stop()
+            app.extensions["pandamock"].close()
             sys.exit(1)
     emulator = app.extensions["pandamock"]
     urls = server.url + (f" and {secure.url}" if secure is not None else "")
@@ -103,8 +111,9 @@ def serve(**options: Any) -> None:
             f"{settings.host}; set --control-token or --no-control",
             err=True,
         )
+    state = f", state file {emulator.state.path}" if emulator.state is not None else ""
     click.echo(
-        f"pandamock {__version__} serving {urls} (scenario {emulator.scenario.name}, "
+        f"pandamock {__version__} serving {urls} (scenario {emulator.scenario.name}{state}, "
         f"auth {settings.auth_mode}); Ctrl-C to stop",
         err=False,
     )
@@ -125,6 +134,7 @@ def serve(**options: Any) -> None:
         if secure is not None:
             secure.stop()
         emulator.journal.shutdown()
+        emulator.close()
 
 
 @main.command()
@@ -162,6 +172,16 @@ def routes(as_json: bool) -> None:
 @main.group()
 def scenario() -> None:
     """Shipped scenarios and scenario files."""
+
+
+def _register_scenario_commands() -> None:
+    from .commands.scenario import scenario_generate, scenario_schema
+
+    scenario.add_command(scenario_generate)
+    scenario.add_command(scenario_schema)
+
+
+_register_scenario_commands()
 
 
 @scenario.command("list")

@@ -10,6 +10,7 @@ from .api.identity import IdentityResolver
 from .api.registry import Registry, discover
 from .config import Settings
 from .engine import Engine
+from .engine.persistence import StateFile, write_snapshot
 from .faults import FaultEngine
 from .journal import Journal
 
@@ -39,7 +40,22 @@ class Emulator:
             verifier=_token_verifier(self.settings),
         )
         self.scenario: scenarios.Scenario | None = None
-        self.load_scenario(scenario if scenario is not None else self.settings.scenario)
+        #: the durable state (``state_file`` setting), or None when the state lives in memory only
+        self.state: StateFile | None = None
+        reference = scenario if scenario is not None else self.settings.scenario
+        if self.settings.state_file:
+            self.state = StateFile(self.settings.state_file)
+            if self.state.exists():
+                # the state file wins over the scenario: it holds the world as it was left
+                self.scenario = self.state.load(self.engine)
+                self.faults.load(self.scenario.faults, seed=self.scenario.seed)
+                self._check_identity(self.scenario)
+                log.info("state from %s (scenario %s, given scenario not loaded)", self.state.path, self.scenario.name)
+            else:
+                self.load_scenario(reference)
+            self.state.attach(self.engine)
+        else:
+            self.load_scenario(reference)
 
     def load_scenario(self, reference: Any) -> scenarios.Scenario:
         """Replace the state by a scenario (shipped name, path, mapping or :class:`Scenario`)."""
@@ -49,13 +65,16 @@ class Emulator:
         self.engine.load_scenario(loaded)
         self.faults.load(loaded.faults, seed=loaded.seed)
         self.scenario = loaded
+        self._check_identity(loaded)
+        log.info("scenario %s loaded: %s", loaded.name, self.engine.counts())
+        return loaded
+
+    def _check_identity(self, loaded: scenarios.Scenario) -> None:
         if self.settings.identity and self.engine.world.user(self.settings.identity) is None:
             raise scenarios.ScenarioError(
                 loaded.source or loaded.name,
                 [f"identity {self.settings.identity!r} (from the identity setting) is not in the scenario"],
             )
-        log.info("scenario %s loaded: %s", loaded.name, self.engine.counts())
-        return loaded
 
     def reset(self) -> None:
         """Back to the loaded scenario's state and fault rules (counters zeroed, schedules
@@ -63,6 +82,17 @@ class Emulator:
         self.engine.reset()
         self.faults.reset()
         self.journal.clear()
+
+    def save_snapshot(self, path: str, tables: Any = None, where: Any = None) -> int:
+        """Write the state (or some tables, filtered) to a file in scenario format; returns the
+        number of records. ``load_scenario(path)`` (or ``serve --scenario path``) restores it."""
+        return write_snapshot(self.engine, path, tables, where)
+
+    def close(self) -> None:
+        """Stop: with a state file, write a final compaction (the document file then holds everything)."""
+        if self.state is not None:
+            self.state.close()
+            self.state = None
 
 
 def _token_verifier(settings: Settings) -> Any:

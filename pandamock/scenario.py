@@ -84,15 +84,46 @@ QUEUE_SCHEMA: dict = {
 
 GENERATE_SCHEMA: dict = {
     "type": "object",
-    "description": "Counts of records made with the seeded Faker when the scenario loads.",
+    "description": "Counts of records made with the seeded random generator and Faker when the scenario loads.",
     "additionalProperties": False,
     "properties": {
-        "tasks": {"type": "integer", "minimum": 0},
-        "jobs_per_task": {"type": "integer", "minimum": 0},
-        "events_per_job": {"type": "integer", "minimum": 0},
-        "files_per_dataset": {"type": "integer", "minimum": 0},
-        "event_service_tasks": {"type": "integer", "minimum": 0},
-        "activated_jobs": {"type": "integer", "minimum": 0},
+        "tasks": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Ordinary tasks (production simul/recon/deriv and user analysis, in turn), with statuses "
+            "running, done, finished, failed in turn.",
+        },
+        "jobs_per_task": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Jobs of each task, their statuses spread to fit the task's (activated, sent, starting, "
+            "running, holding, transferring, finished, failed, cancelled, closed).",
+        },
+        "files_per_dataset": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Input files of each task's input dataset (0: one per job); jobs read them in turn.",
+        },
+        "events_per_job": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Event ranges of each event-service job (one event each).",
+        },
+        "event_service_tasks": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Running event-service simulation tasks on queues with jobseed es/all/eshigh.",
+        },
+        "activated_jobs": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Extra activated jobs waiting for pilots on each online queue.",
+        },
+        "users": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Extra user identities with Faker-made names and DNs (they own analysis tasks).",
+        },
         "harvester_instances": {"type": "integer", "minimum": 0},
     },
 }
@@ -267,8 +298,11 @@ class Scenario:
     source: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<scenario>") -> Scenario:
-        """Validate ``data`` (the parsed YAML) and build a scenario; raises :class:`ScenarioError`."""
+    def from_dict(cls, data: Any, source: str = "<scenario>", check_references: bool = True) -> Scenario:
+        """Validate ``data`` (the parsed YAML) and build a scenario; raises :class:`ScenarioError`.
+
+        ``check_references=False`` skips the checks of names against each other and of fixture files
+        (a scenario kept inside a state file, whose fixtures were loaded long ago)."""
         problems = validate(data)
         if isinstance(data, dict) and isinstance(data.get("faults"), list):
             from .faults import faults_problems
@@ -280,7 +314,8 @@ class Scenario:
         if "records" in values:
             values["records"] = {table: [_decode_record(r) for r in rows] for table, rows in values["records"].items()}
         scenario = cls(**values, source=source)
-        scenario._check_references()
+        if check_references:
+            scenario._check_references()
         return scenario
 
     def _check_references(self) -> None:

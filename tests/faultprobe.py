@@ -75,8 +75,19 @@ def bulk(req, job_list: List, harvester_id: str = None) -> int:
     return len(job_list)
 
 
+def default_without_generation() -> Any:
+    """The default scenario's identities and queues without its generated tasks and jobs."""
+    from pandamock.scenario import load
+
+    scenario = load("default")
+    scenario.generate = {}
+    return scenario
+
+
 def make_app(**settings: Any):
-    """An app on the default scenario (or ``scenario=``) with the probe endpoints added."""
+    """An app on the default scenario without its generated world (or ``scenario=``), with the probe
+    endpoints added: the probes own the jobs table."""
     registry = Registry([probe, *discover().modules.values()])
-    emulator = Emulator(Settings.load({"scenario": "default", **settings}), registry=registry)
+    scenario = default_without_generation() if "scenario" not in settings else None
+    emulator = Emulator(Settings.load({"scenario": "default", **settings}), scenario=scenario, registry=registry)
     return create_app(emulator=emulator)

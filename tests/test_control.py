@@ -11,7 +11,7 @@ from pandamock.app import emulator_of
 from pandamock.client import ControlUnreachable
 from pandamock.control import ControlError
 from pandamock.server import MockServer
-from tests.faultprobe import make_app
+from tests.faultprobe import default_without_generation, make_app
 from tests.helpers import JSON
 
 START = "2026-11-29T12:00:00"
@@ -98,7 +98,7 @@ def test_load_scenario(emu, cc):
             "request body: not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
         )
     finally:
-        emu.load_scenario("default")
+        emu.load_scenario(default_without_generation())
 
 
 def test_state_dump(emu, cc):
@@ -134,7 +134,7 @@ def test_a_dump_loads_back(emu, cc):
         ok(cc.post("/_pandamock/scenario", json={"scenario": dump}))
         assert emu.engine.store.table("jobs").get(9)["jobStatus"] == "activated"
     finally:
-        emu.load_scenario("default")
+        emu.load_scenario(default_without_generation())
 
 
 # --- faults ---------------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def _drive(control):
             call()
         answers.setdefault("errors", []).append((raised.value.status, raised.value.message))
     answers["loaded"] = control.load_scenario("empty")["scenario"]
-    control.load_scenario("default")
+    control.load_scenario(default_without_generation().as_dict())
     return answers
 
 

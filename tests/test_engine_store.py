@@ -136,3 +136,107 @@ def test_concurrent_transactions_do_not_lose_updates():
     for thread in threads:
         thread.join()
     assert store["counters"].get("n")["value"] == 4000
+
+
+def _index_state(table):
+    """Every index group with its members, in order (the order of groups too)."""
+    return {
+        name: [(key, list(bucket)) for key, bucket in index.buckets.items()] for name, index in table.indexes.items()
+    }
+
+
+def _state(store):
+    return {name: (list(table.records.items()), _index_state(table)) for name, table in store.tables.items()}
+
+
+def test_checkpoint_and_revert_undo_every_change_with_indexes(store):
+    table = store["jobs"]
+    records_before = dict(table.records)
+    before = _state(store)
+    store.checkpoint()
+    with store.transaction():
+        table.update(2, {"status": "sent"})
+        table.update(2, {"prio": 1})
+        table.delete(3)
+        table.insert({"PandaID": 9, "site": "B", "status": "activated", "prio": 50})
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            table.update(1, {"status": "sent"})
+            raise RuntimeError
+    seen = []
+    store.listeners.append(lambda tx: seen.append(sorted(tx.changes, key=lambda c: c[1])))
+    changes = store.revert()
+    assert _state(store) == before
+    assert all(table.get(rid) is record for rid, record in records_before.items())  # the same versions
+    assert sorted(changes, key=lambda c: c[1]) == [
+        ("jobs", 2, records_before[2]),
+        ("jobs", 3, records_before[3]),
+        ("jobs", 9, None),
+    ]
+    assert seen == [sorted(changes, key=lambda c: c[1])]
+    # the checkpoint stays: change and revert again
+    with store.transaction():
+        table.delete(1)
+    store.revert()
+    assert _state(store) == before
+
+
+def test_revert_needs_a_checkpoint_and_no_wholesale_replacement(store):
+    assert store.revert() is None
+    store.checkpoint()
+    store["jobs"].replace_all([])
+    assert store.revert() is None
+
+
+def test_engine_reset_returns_to_the_loaded_world():
+    from pandamock.engine import Engine
+    from pandamock.engine.statuses import JOB, transition
+    from pandamock.scenario import load
+
+    engine = Engine()
+    engine.load_scenario(load("default"))
+    tables = _state(engine.store)
+    jobs = engine.store["jobs"]
+    with engine.operation():
+        for panda_id in jobs.ids("by_status", "activated")[:5]:
+            transition(jobs, panda_id, JOB, "sent", engine.now())
+        engine.ids.next("PandaID")
+        engine.store["event_ranges"].delete(next(iter(engine.store["event_ranges"].records)))
+    engine.reset()
+    assert _state(engine.store) == tables
+    # a wholesale change falls back to restoring the baseline
+    with engine.store.lock:
+        engine.store["jobs"].replace_all([])
+    engine.reset()
+    assert _state(engine.store) == tables
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_revert_is_exact_after_random_changes(store, seed):
+    import random
+
+    rng = random.Random(seed)
+    table = store["jobs"]
+    with store.transaction():
+        for pid in range(10, 60):
+            table.insert({"PandaID": pid, "site": rng.choice("ABC"), "status": "activated", "prio": rng.randint(0, 9)})
+    store.checkpoint()
+    before = _state(store)
+    for _ in range(3):  # several rounds: the checkpoint stays after a revert
+        with store.transaction():
+            for _ in range(200):
+                action = rng.random()
+                pid = rng.randrange(1, 80)
+                if action < 0.5 and pid in table:
+                    table.update(
+                        pid, {"status": rng.choice(["activated", "sent", "running"]), "site": rng.choice("ABCD")}
+                    )
+                elif action < 0.7 and pid in table:
+                    table.delete(pid)
+                elif pid not in table:
+                    table.insert(
+                        {"PandaID": pid, "site": rng.choice("ABCDE"), "status": "new", "prio": rng.randint(0, 9)}
+                    )
+        assert _state(store) != before
+        store.revert()
+        assert _state(store) == before

@@ -7,14 +7,51 @@ import pytest
 from pandamock.engine import Engine
 from pandamock.scenario import SCHEMA, ScenarioError, load, shipped_scenarios, validate
 
+#: Largest generated world a unit test loads; bigger shipped worlds (``big``) are loaded scaled down
+#: here, and at full size by ``bench/bench_state.py``.
+TEST_JOB_LIMIT = 5000
+
 
 @pytest.mark.parametrize("name", sorted(shipped_scenarios()))
 def test_every_shipped_scenario_validates_and_loads(name):
     scenario = load(name)
+    generate = dict(scenario.generate)
+    jobs = (generate.get("tasks", 0) + generate.get("event_service_tasks", 0)) * generate.get("jobs_per_task", 0)
+    if jobs > TEST_JOB_LIMIT:
+        for key in ("tasks", "event_service_tasks"):
+            generate[key] = -(-generate.get(key, 0) * TEST_JOB_LIMIT // jobs)  # scaled, at least 1 if any
+        scenario.generate = generate
     engine = Engine()
     engine.load_scenario(scenario)
-    assert engine.counts()["users"] >= 1
-    assert engine.counts()["resource_types"] == 4
+    counts = engine.counts()
+    assert counts["users"] >= 1
+    assert counts["resource_types"] == 4
+    if generate.get("tasks") or generate.get("event_service_tasks"):
+        assert counts["tasks"] >= generate.get("tasks", 0) + generate.get("event_service_tasks", 0)
+        assert counts["jobs"] >= (generate.get("tasks", 0) + generate.get("event_service_tasks", 0)) * generate.get(
+            "jobs_per_task", 0
+        )
+    if generate.get("event_service_tasks") and generate.get("events_per_job"):
+        assert counts["event_ranges"] > 0
+
+
+def test_shipped_schema_file_is_in_sync():
+    """scenarios/scenario.schema.json is SCHEMA.
+
+    Regenerate it with: pandamock scenario schema -o scenarios/scenario.schema.json
+    """
+    from pandamock.commands.scenario import schema_text
+    from pandamock.paths import scenarios_dir
+
+    assert (scenarios_dir() / "scenario.schema.json").read_text() == schema_text()
+
+
+def test_default_world_stays_small():
+    """Not a timing test: the default world stays small (tests reset to it before each test)."""
+    engine = Engine()
+    engine.load_scenario(load("default"))
+    counts = engine.counts()
+    assert counts["jobs"] < 200 and counts["event_ranges"] < 1000
 
 
 @pytest.mark.parametrize(
@@ -99,3 +136,59 @@ def test_a_frozen_clock_stands_exactly_on_the_scenario_start():
     engine = Engine()
     engine.load_scenario(load({"name": "f", "clock": {"start": "2026-11-29T12:00:00", "frozen": True}}))
     assert engine.now() == dt.datetime(2026, 11, 29, 12, 0, 0)
+
+
+def test_cli_generate_writes_a_loadable_scenario(tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from pandamock.cli import main
+
+    base = load("default")
+    base.clock = {"start": "2026-11-29T12:00:00", "frozen": True}
+    base_file = tmp_path / "base.yaml"
+    base_file.write_text(yaml.safe_dump(base.as_dict()))
+    output = tmp_path / "world.json"
+    args = ["scenario", "generate", "--tasks", "3", "--jobs-per-task", "5", "--event-service-tasks", "1"]
+    args += ["--events-per-job", "7", "--activated-jobs", "0", "--users", "0", "--seed", "5", "-o", str(output)]
+    args += ["--base", str(base_file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"{output}: " in result.output
+    scenario = load(str(output))
+    assert scenario.name == "world" and scenario.seed == 5
+    engine = Engine()
+    engine.load_scenario(scenario)
+    counts = engine.counts()
+    assert counts["tasks"] == 4 and counts["jobs"] == 20
+    assert counts["event_ranges"] == 7 * sum(1 for j in engine.store["jobs"].values() if j["eventService"] == 1)
+    # the same world as generating in memory with those counts
+    expected = load(str(base_file))
+    expected.seed = 5
+    expected.generate = {**expected.generate, "tasks": 3, "jobs_per_task": 5, "event_service_tasks": 1}
+    expected.generate.update({"events_per_job": 7, "activated_jobs": 0, "users": 0})
+    direct = Engine()
+    direct.load_scenario(expected)
+    assert engine.store["jobs"].records == direct.store["jobs"].records
+
+
+def test_cli_generate_refuses_a_bad_base(tmp_path):
+    from click.testing import CliRunner
+
+    from pandamock.cli import main
+
+    result = CliRunner().invoke(main, ["scenario", "generate", "--base", "defualt", "-o", str(tmp_path / "x.json")])
+    assert result.exit_code == 2
+    assert "did you mean 'default'" in result.output
+
+
+def test_cli_schema_prints_the_schema():
+    import json
+
+    from click.testing import CliRunner
+
+    from pandamock.cli import main
+
+    result = CliRunner().invoke(main, ["scenario", "schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == SCHEMA

@@ -63,6 +63,8 @@ class Clock:
         self._frozen = bool(frozen)
         if self._speed < 0:
             raise ValueError("clock speed must not be negative")
+        #: called (without arguments) after every change of the clock's course (persistence)
+        self.listeners: list[Callable[[], None]] = []
 
     # -- reading ---------------------------------------------------------------------------
     def time(self) -> float:
@@ -103,12 +105,14 @@ class Clock:
         with self._lock:
             self._rebase()
             self._frozen = True
+        self._changed()
 
     def unfreeze(self) -> None:
         """Let time run again from where it stands."""
         with self._lock:
             self._rebase()
             self._frozen = False
+        self._changed()
 
     def advance(self, seconds: float) -> None:
         """Jump forward (never backward) by ``seconds``."""
@@ -117,12 +121,14 @@ class Clock:
         with self._lock:
             self._rebase()
             self._base += seconds
+        self._changed()
 
     def set(self, moment: _dt.datetime | str | float) -> None:
         """Set the current emulated time."""
         with self._lock:
             self._real_base = self._time_source()
             self._base = to_epoch(parse_time(moment))
+        self._changed()
 
     def set_speed(self, speed: float) -> None:
         """Run ``speed`` emulated seconds per real second (0 behaves like frozen)."""
@@ -131,3 +137,8 @@ class Clock:
         with self._lock:
             self._rebase()
             self._speed = float(speed)
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()

@@ -61,6 +61,9 @@ class Engine:
         self.progression: dict[str, float] = dict(DEFAULT_PROGRESSION)
         self.actions: dict[str, ActionHandler] = {}
         self.scenario_hooks: list[Callable[[Engine, Any], None]] = []
+        # called after the whole state was replaced at once (scenario load, full restore), e.g. so
+        # that persistence writes a full checkpoint
+        self.reload_listeners: list[Callable[[], None]] = []
         self.scenario: Any = None
         self._baseline: dict[str, dict] | None = None
         self._baseline_clock: dict | None = None
@@ -80,6 +83,10 @@ class Engine:
 
     def _register_services(self) -> None:
         """Create the domain services (each creates its tables and registers its actions)."""
+        from .generate import Generator
+
+        self.generator = Generator(self)  # scenario hook: the `generate` section's world
+        self.services.append(self.generator)
         self.harvester = Harvester(self)
         self.services.append(self.harvester)
         self.files = FileServer(self, data_dir=self.data_dir, max_upload_mb=self.max_upload_mb)
@@ -187,26 +194,43 @@ class Engine:
             apply_scenario(self, scenario)
             self.scenario = scenario
             self.mark_baseline()
+            self._reloaded()
 
     def mark_baseline(self) -> None:
         """Remember the current state as the one :meth:`reset` returns to."""
         with self.store.lock:
-            self._baseline = self.store.capture()
+            self._baseline = self.store.checkpoint()
             self._baseline_clock = {"epoch": self.clock.time(), "seed": self.randomness.seed}
 
     def reset(self) -> None:
-        """Return to the state of the last scenario load (milliseconds for small worlds)."""
+        """Return to the state of the last scenario load.
+
+        Undoes the changes made since (milliseconds, whatever the size of the world); falls back
+        to putting back the whole baseline when a table was replaced wholesale, and to loading the
+        scenario again when there is no baseline (state restored from a state file).
+        """
         with self.store.lock:
             if self._baseline is None:
-                self.store.clear()
+                if self.scenario is not None:
+                    self.load_scenario(self.scenario)
+                else:
+                    self.store.clear()
+                    self._reloaded()
                 return
-            self.store.restore(self._baseline)
+            if self.store.revert() is None:
+                self.store.restore(self._baseline)
+                self._baseline = self.store.checkpoint()
+                self._reloaded()
             self.randomness.reseed(self._baseline_clock["seed"])
             if self.scenario is not None:
                 from .loader import apply_clock
 
                 apply_clock(self, self.scenario)
                 self.configure_progression(self.scenario.progression or {})
+
+    def _reloaded(self) -> None:
+        for listener in self.reload_listeners:
+            listener()
 
     def is_task_owner(self, task_id: object, compact_name: str | None) -> bool:
         """Whether the task's ``userName`` is this compact user name (the API's task-owner check)."""

@@ -17,25 +17,30 @@ if TYPE_CHECKING:
 def apply_clock(engine: Engine, scenario: Any) -> None:
     """Set the engine clock from the scenario's ``clock`` section (start, speed, frozen)."""
     settings = scenario.clock or {}
-    start = settings.get("start")
     engine.clock.set_speed(float(settings.get("speed", 1.0)))
     if settings.get("frozen"):
         engine.clock.freeze()
     else:
         engine.clock.unfreeze()
-    # set the start last: a frozen clock then stands exactly on it
+    start = settings.get("start")  # set last: a frozen clock then stands exactly at the start
     if start not in (None, "", "now"):
         engine.clock.set(parse_time(start))
     else:
         engine.clock.set(engine.clock._time_source())
 
 
-def apply_scenario(engine: Engine, scenario: Any) -> None:
-    """Load the scenario's world into an empty engine store."""
+def apply_settings(engine: Engine, scenario: Any) -> None:
+    """The scenario's settings that live outside the store: seed, id starts, progression delays, VOs."""
     engine.randomness.reseed(int(scenario.seed))
-    apply_clock(engine, scenario)
     engine.ids.configure(scenario.ids or {})
     engine.configure_progression(scenario.progression or {})
+    engine.world.vos = tuple(scenario.vos or ()) or ("atlas",)
+
+
+def apply_scenario(engine: Engine, scenario: Any) -> None:
+    """Load the scenario's world into an empty engine store."""
+    apply_settings(engine, scenario)
+    apply_clock(engine, scenario)
     with engine.store.bulk():
         engine.world.load(scenario.identities, scenario.sites, scenario.vos)
         for table_name, records in scenario.fixture_records():

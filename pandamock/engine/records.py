@@ -9,7 +9,7 @@ attributes PanDA zero-fills), then the given values. Records are plain dicts; se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 JOB_ATTRIBUTES: tuple[str, ...] = tuple(
@@ -97,8 +97,14 @@ EVENT_RANGE_ATTRIBUTES: tuple[str, ...] = tuple(
 )
 
 
-def _complete(attributes: Iterable[str], values: Mapping[str, Any], zero: frozenset[str] = frozenset()) -> dict:
-    record = {name: (0 if name in zero else None) for name in attributes}
+_TEMPLATES: dict[tuple, dict] = {}  # (attributes, zero) -> the all-defaults record, never mutated (copied)
+
+
+def _complete(attributes: tuple[str, ...], values: Mapping[str, Any], zero: frozenset[str] = frozenset()) -> dict:
+    template = _TEMPLATES.get((attributes, zero))
+    if template is None:
+        template = _TEMPLATES[(attributes, zero)] = {name: (0 if name in zero else None) for name in attributes}
+    record = template.copy()
     record.update(values)
     return record
 

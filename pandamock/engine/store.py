@@ -20,6 +20,7 @@ is rolled back (records and indexes); a committed one is handed to the store's l
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +41,10 @@ class HashIndex:
         self.fields = tuple(fields)  # no fields: one group (key ``()``) holding every record
         self._single = self.fields[0] if len(self.fields) == 1 else None
         self.buckets: dict[Hashable, Any] = {}
+        # since the store's checkpoint: the group keys in order then, and (hash index) the first
+        # version of every group changed since (None: the group did not exist); None: not tracking
+        self._keys: list | None = None
+        self._saved: dict[Hashable, dict | None] | None = None
 
     def key(self, record: Record) -> Hashable:
         if self._single is not None:
@@ -47,12 +52,22 @@ class HashIndex:
         return tuple(record.get(name) for name in self.fields)
 
     def add(self, rid: Hashable, record: Record) -> None:
-        self.buckets.setdefault(self.key(record), {})[rid] = None
+        key = self.key(record)
+        bucket = self.buckets.get(key)
+        saved = self._saved
+        if saved is not None and key not in saved:
+            saved[key] = None if bucket is None else dict(bucket)
+        if bucket is None:
+            bucket = self.buckets[key] = {}
+        bucket[rid] = None
 
     def remove(self, rid: Hashable, record: Record) -> None:
         key = self.key(record)
         bucket = self.buckets.get(key)
         if bucket is not None:
+            saved = self._saved
+            if saved is not None and key not in saved:
+                saved[key] = dict(bucket)
             bucket.pop(rid, None)
             if not bucket:
                 del self.buckets[key]
@@ -69,6 +84,31 @@ class HashIndex:
 
     def clear(self) -> None:
         self.buckets.clear()
+        self._keys = self._saved = None
+
+    # -- checkpoint and revert (see Store.checkpoint) --------------------------------------------
+    def checkpoint(self) -> None:
+        self._keys = list(self.buckets)
+        self._saved = {}
+
+    @property
+    def tracking(self) -> bool:
+        return self._keys is not None
+
+    def revert_groups(self) -> None:
+        """Put back every group changed since the checkpoint, then the groups' order."""
+        for key, bucket in (self._saved or {}).items():
+            if bucket is None:
+                self.buckets.pop(key, None)
+            else:
+                self.buckets[key] = bucket
+        self._restore_key_order()
+
+    def _restore_key_order(self) -> None:
+        keys = self._keys or []
+        if list(self.buckets) != keys:
+            self.buckets = {key: self.buckets[key] for key in keys}
+        self.checkpoint()
 
 
 class SortedIndex(HashIndex):
@@ -81,9 +121,10 @@ class SortedIndex(HashIndex):
         self.order = order
 
     def add(self, rid: Hashable, record: Record) -> None:
-        bucket = self.buckets.get(self.key(record))
+        key = self.key(record)
+        bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = self.buckets[self.key(record)] = SortedList()
+            bucket = self.buckets[key] = SortedList()
         bucket.add((self.order(record), rid))
 
     def remove(self, rid: Hashable, record: Record) -> None:
@@ -105,6 +146,12 @@ class SortedIndex(HashIndex):
         for _, rid in self.buckets.get(key, ()):
             yield rid
 
+    def checkpoint(self) -> None:
+        self._keys = list(self.buckets)  # groups are sorted: reverting each change restores them
+
+    def revert_groups(self) -> None:
+        self._restore_key_order()
+
 
 class Table:
     """Records of one kind keyed by ``key``. Mutate only inside :meth:`Store.transaction`."""
@@ -115,6 +162,9 @@ class Table:
         self.key = key
         self.records: dict[Hashable, dict] = {}
         self.indexes: dict[str, HashIndex] = {}
+        # first version (None: absent) of each record changed since the store's checkpoint;
+        # None when not tracking (no checkpoint, or the whole table was replaced since)
+        self._tracked: dict[Hashable, dict | None] | None = None
         for index in indexes:
             self.add_index(index)
 
@@ -186,12 +236,13 @@ class Table:
         except KeyError:
             raise KeyError(f"a {self.name} record needs its key field {self.key!r}") from None
 
-    def insert(self, record: Mapping) -> dict:
-        """Add a new record; its id must not exist yet."""
+    def insert(self, record: Mapping, owned: bool = False) -> dict:
+        """Add a new record; its id must not exist yet. ``owned``: the caller hands the dict over
+        and never touches it again (no copy; bulk generation)."""
         rid = self._id_of(record)
         if rid in self.records:
             raise KeyError(f"{self.name} record {rid!r} exists already")
-        return self._store(rid, dict(record))
+        return self._store(rid, record if owned and type(record) is dict else dict(record))  # type: ignore[arg-type]
 
     def put(self, record: Mapping) -> dict:
         """Insert or replace a whole record."""
@@ -222,6 +273,9 @@ class Table:
 
     def _apply(self, rid: Hashable, old: dict | None, new: dict | None) -> None:
         """Put ``new`` in place of ``old`` and keep every index in step (no logging)."""
+        tracked = self._tracked
+        if tracked is not None and rid not in tracked:
+            tracked[rid] = old
         indexes = self.indexes.values()
         if old is not None and new is not None:
             for index in indexes:
@@ -245,6 +299,7 @@ class Table:
         self.records = {}
         for record in records:
             self.records[self._id_of(record)] = dict(record)
+        self._tracked = None
         self.rebuild_indexes()
 
 
@@ -268,6 +323,7 @@ class Store:
         self.tables: dict[str, Table] = {}
         self.listeners: list[Callable[[Transaction], None]] = []
         self._tx: Transaction | None = None
+        self._checkpoint: dict[str, dict] | None = None
 
     # -- structure -------------------------------------------------------------------------
     def create_table(self, name: str, key: str, indexes: Iterable[HashIndex] = ()) -> Table:
@@ -317,15 +373,21 @@ class Store:
 
     @contextmanager
     def bulk(self) -> Iterator[Transaction]:
-        """Write many records fast (scenario load, generation): no undo log, no listeners."""
+        """Write many records fast (scenario load, generation): no undo log, no listeners (the
+        engine checkpoints the whole state after a scenario load), and no cyclic garbage
+        collection meanwhile (millions of new records would make it run over and over)."""
         with self.lock:
             if self._tx is not None:
                 raise RuntimeError("a bulk load cannot run inside a transaction")
             tx = self._tx = Transaction(bulk=True)
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 yield tx
             finally:
                 self._tx = None
+                if collecting:
+                    gc.enable()
 
     def _write(self, table: Table, rid: Hashable, old: dict | None, new: dict | None) -> None:
         tx = self._tx
@@ -364,10 +426,80 @@ class Store:
         with self.lock:
             for name, table in self.tables.items():
                 table.records = dict(captured.get(name, {}))
+                table._tracked = None
                 table.rebuild_indexes()
 
     def clear(self) -> None:
         with self.lock:
             for table in self.tables.values():
                 table.records = {}
+                table._tracked = None
                 table.rebuild_indexes()
+
+    # -- checkpoint and revert (fast reset) ----------------------------------------------------
+    def checkpoint(self) -> dict[str, dict]:
+        """Remember the current state: returns a :meth:`capture` of it, and from now on the first
+        version of every record and index group that changes is kept, so that :meth:`revert` can
+        undo all changes in time proportional to what they touched, not to the size of the state."""
+        with self.lock:
+            captured = self.capture()
+            for table in self.tables.values():
+                table._tracked = {}
+                for index in table.indexes.values():
+                    index.checkpoint()
+            self._checkpoint = captured
+            return captured
+
+    def revert(self) -> list[tuple[str, Hashable, dict | None]] | None:
+        """Put back the state of the last :meth:`checkpoint` exactly (records, index groups and
+        their orders) and keep the checkpoint.
+
+        Returns the changes made (``(table, id, record or None)``, also handed to the listeners as
+        one committed transaction), or None when it cannot (no checkpoint, or a whole table was
+        replaced since): use :meth:`restore` then.
+        """
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("cannot revert inside a transaction")
+            checkpoint = self._checkpoint
+            tables = list(self.tables.values())
+            if checkpoint is None or any(
+                table._tracked is None or not all(index.tracking for index in table.indexes.values())
+                for table in tables
+            ):
+                return None
+            tx = Transaction()
+            for table in tables:
+                tracked = table._tracked
+                if not tracked:
+                    continue
+                table._tracked = None  # the writes below are the revert itself
+                records = table.records
+                sorted_indexes = [index for index in table.indexes.values() if index.sorted]
+                reordered = False
+                for rid, first in tracked.items():
+                    current = records.get(rid)
+                    if current is first:
+                        continue
+                    tx.changes.append((table.name, rid, first))
+                    reordered = reordered or current is None or first is None
+                    for index in sorted_indexes:
+                        if current is not None and first is not None and not index.moved(current, first):
+                            continue
+                        if current is not None:
+                            index.remove(rid, current)
+                        if first is not None:
+                            index.add(rid, first)
+                    if first is None:
+                        records.pop(rid, None)
+                    else:
+                        records[rid] = first
+                if reordered:  # an insert or delete changed the records' order: take the checkpoint's
+                    table.records = dict(checkpoint.get(table.name, {}))
+                for index in table.indexes.values():
+                    index.revert_groups()
+                table._tracked = {}
+            if tx.changes:
+                for listener in self.listeners:
+                    listener(tx)
+            return tx.changes
