@@ -67,6 +67,14 @@ class Engine:
 
     def _register_services(self) -> None:
         """Create the domain services (each creates its tables and registers its actions)."""
+        from .events import Events
+        from .jobs import Jobs
+        from .statistics import Statistics
+
+        self.jobs = Jobs(self)
+        self.events = Events(self)
+        self.statistics = Statistics(self)
+        self.services.extend([self.jobs, self.events, self.statistics])
 
     # -- randomness ------------------------------------------------------------------------
     @property

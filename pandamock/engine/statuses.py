@@ -83,7 +83,8 @@ JOB = StateMachine(
             "starting": "starting running holding transferring failed cancelled closed",
             "running": "running holding transferring failed cancelled closed",
             "holding": "finished failed transferring merging cancelled closed",
-            "transferring": "finished failed merging cancelled closed",
+            # holding: the pilot's final report after it set transferring itself (updateJobStatus)
+            "transferring": "holding finished failed merging cancelled closed",
             "merging": "finished failed cancelled closed",
         }
     ),
