@@ -480,7 +480,8 @@ class Jobs:
             site = self.queue(site_name)
             sent: list[dict] = []
             n_sent = 0
-            if site is not None and wanted > 0:
+            # an offline queue gets no pilots in PanDA; the emulator dispatches nothing there
+            if site is not None and wanted > 0 and site.get("status") != "offline":
                 label = prod_source_label
                 if site.get("status") == "test" and label in ("user", "managed", "unified"):
                     label = "test"
