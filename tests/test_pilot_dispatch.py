@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported from tests.jobs_support
 """pilot/acquire_jobs and pilot/get_job_status: dispatch rules, the job dictionary, the pilot's view."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported from tests.jobs_support
 """pilot/update_job and pilot/update_jobs_bulk: the job lifecycle, its guards, metrics and commands,
 and the adder; pilot/update_worker_node(_gpu)."""
 
