@@ -154,18 +154,17 @@ def create_es_job(
     engine, n_ranges: int = 6, jobset: int = 9001, task: int = 40000900, status: str = "activated", **more
 ):
     """An event-service consumer job of ``jobset`` and ``n_ranges`` ready ranges of that jobset."""
-    job = create(
-        engine,
-        status=status,
-        computingSite="DESY-HH_ES",
-        eventService=1,
-        jobsetID=jobset,
-        jediTaskID=task,
-        coreCount=1,
-        minRamCount=2000,
-        processingType="evgen",
-        **more,
-    )
+    values = {
+        "computingSite": "DESY-HH_ES",
+        "eventService": 1,
+        "jobsetID": jobset,
+        "jediTaskID": task,
+        "coreCount": 1,
+        "minRamCount": 2000,
+        "processingType": "evgen",
+    }
+    values.update(more)
+    job = create(engine, status=status, **values)
     add_ranges(engine, task, jobset, n_ranges)
     return job
 
