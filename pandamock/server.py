@@ -52,6 +52,8 @@ class MockServer:
             server_name="pandamock",
             timeout=30,
             shutdown_timeout=2,
+            # cheroot's default listen backlog (5) resets connections when dozens of pilots connect at once
+            request_queue_size=max(128, self.threads * 4),
         )
         if self.ssl_adapter is not None:
             server.ssl_adapter = self.ssl_adapter
