@@ -24,6 +24,8 @@ DEVIATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("event/update_single_event_range", "object_store_id"): ("id", "int"),
     # panda-client sends one Python-repr dict per repeated query key; a list of them is accepted too
     ("event/get_event_range_statuses", "job_task_ids"): ("str", "str | List[str]"),
+    # panda-client's update_events sends the list itself, not its JSON string
+    ("event/update_event_ranges", "event_ranges"): ("str", "str | List"),
 }
 
 #: Endpoints of a started module that another branch of work provides (empty once merged).

@@ -205,9 +205,13 @@ def test_update_version_2_before_dispatch(jclient, jengine):
 def test_update_with_bad_json(jclient, jengine):
     reply = post(jclient, "event/update_event_ranges", {"event_ranges": "[{"})
     assert reply == {"success": False, "message": "ERROR : failed to convert eventRanges with json", "data": None}
-    # panda-client sends a real list: the declared str type refuses it, as the real server does
-    reply = post(jclient, "event/update_event_ranges", {"event_ranges": []})
-    assert reply["message"] == "Type error: 'event_ranges' must be of type str, got list."
+    # panda-client sends the list itself: accepted as well
+    reply = post(
+        jclient, "event/update_event_ranges", {"event_ranges": [{"eventRangeID": "1-2-3-4-5", "eventStatus": "x"}]}
+    )
+    assert reply["data"] == {"StatusCode": 0, "Returns": [False], "Commands": {}}
+    reply = post(jclient, "event/update_event_ranges", {"event_ranges": {"a": 1}})
+    assert reply["message"] == "Type error: 'event_ranges' must be of type Union, got dict."
 
 
 def test_update_single_event_range(jclient, jengine):

@@ -71,12 +71,13 @@ def update_single_event_range(
 
 
 @module.endpoint("POST", production=True)
-def update_event_ranges(req: ApiRequest, event_ranges: str, timeout: int = 120, version: int = 0) -> dict:
+def update_event_ranges(req: ApiRequest, event_ranges: str | List, timeout: int = 120, version: int = 0) -> dict:
     """Bulk report of event ranges (version 0 normal, 1 jumbo with zip files, 2 fine-grained): the
     statuses are stored as for update_single_event_range; ``data`` is ``{"StatusCode": 0, "Returns":
-    [True|False|None per range], "Commands": {PandaID: command}}``."""
+    [True|False|None per range], "Commands": {PandaID: command}}``. ``event_ranges`` is the JSON string
+    of the list (Harvester, pilots) or the list itself (panda-client's update_events)."""
     try:
-        decoded = json.loads(event_ranges)
+        decoded = json.loads(event_ranges) if isinstance(event_ranges, str) else event_ranges
         returns, commands = req.engine.events.update(decoded, version)
     except (ValueError, TypeError):
         raise Failure("ERROR : failed to convert eventRanges with json") from None
