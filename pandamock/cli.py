@@ -180,5 +180,10 @@ def scenario_show(reference: str) -> None:
     click.echo(yaml.safe_dump(loaded.as_dict(), sort_keys=False, allow_unicode=True))
 
 
+from .commands.simulate import simulate  # noqa: E402 - command groups are registered after main
+
+main.add_command(simulate)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
