@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .clock import EPOCH
-from .indexes import count_from
+from .indexes import ComputedSortedIndex, count_from
 from .naming import clean_user_id
 from .outcome import Failure
 from .records import FILE_ATTRIBUTES, JOB_ATTRIBUTES, new_file, new_job
 from .statuses import JOB, JOB_FINAL, created, transition
-from .store import HashIndex, SortedIndex
+from .store import SortedIndex
 
 if TYPE_CHECKING:
     from .core import Engine
@@ -131,6 +131,12 @@ def _modified_order(record: Mapping) -> tuple:
     return (record.get("modificationTime") or _EPOCH, record["PandaID"])
 
 
+def _sent_key(record: Mapping) -> tuple | None:
+    if record.get("jobStatus") != "sent":
+        return None
+    return (record.get("computingSite"), record.get("prodSourceLabel"))
+
+
 def special_handling_items(value: str | None) -> list[str]:
     """The comma-separated items of ``specialHandling`` (empty for None/"NULL")."""
     if value in (None, "", "NULL"):
@@ -182,13 +188,8 @@ class Jobs:
         self.table.add_index(
             SortedIndex("dispatch_label", ["computingSite", "jobStatus", "prodSourceLabel"], order=_dispatch_order)
         )
-        # jobs of a queue/status/label by modification time: nSent (sent in the last minute)
-        self.table.add_index(
-            SortedIndex(
-                "site_status_label_modified", ["computingSite", "jobStatus", "prodSourceLabel"], _modified_order
-            )
-        )
-        self.table.add_index(HashIndex("by_task_label_status", ["jediTaskID", "prodSourceLabel", "jobStatus"]))
+        # sent jobs of a queue per label by modification time: nSent (sent in the last minute)
+        self.table.add_index(ComputedSortedIndex("sent_by_site_label", _sent_key, _modified_order))
         self.logs = store.create_table("job_logs", key="PandaID")
         self.worker_nodes = store.create_table("worker_nodes", key="node_key")
         self.worker_node_queues = store.create_table("worker_node_queues", key="node_key")
@@ -486,13 +487,15 @@ class Jobs:
                 if site.get("status") == "test" and label in ("user", "managed", "unified"):
                     label = "test"
                 accept = self._dispatch_filter(memory, disk_space, prod_user_id, task_id, resource_type)
-                candidates = self._candidates(site_name, label, computing_element, site, job_type)
+                chosen = []
+                # choose first (the index groups change once jobs move to sent), then dispatch
+                for job in self._candidates(site_name, label, computing_element, site, job_type):
+                    if accept(job):
+                        chosen.append(job)
+                        if len(chosen) >= wanted:
+                            break
                 now = self._now()
-                for job in candidates:
-                    if len(sent) >= wanted:
-                        break
-                    if not accept(job):
-                        continue
+                for job in chosen:
                     changes: dict[str, Any] = {"modificationHost": node, "startTime": now}
                     if computing_element is not None:
                         changes["computingElement"] = computing_element
@@ -505,8 +508,8 @@ class Jobs:
                         self._link_worker(harvester_id, worker_id, job["PandaID"], now)
                 if sent and prod_source_label in (None, "managed"):
                     floor = (now - _dt.timedelta(seconds=60),)
-                    index = self.table.index("site_status_label_modified")
-                    n_sent = sum(count_from(index, (site_name, "sent", lab), floor) for lab in ("managed", "test"))
+                    index = self.table.index("sent_by_site_label")
+                    n_sent = sum(count_from(index, (site_name, lab), floor) for lab in ("managed", "test"))
             if not sent:
                 raise Failure("No jobs in PanDA")
             dicts = []
@@ -575,8 +578,7 @@ class Jobs:
         if not streams:
             return iter(())
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams)
-        # materialise the ids first: dispatch changes the index groups while we go
-        return (records[rid] for _, rid in list(_take(merged, 10_000)))
+        return (records[rid] for _, rid in merged)
 
     def _link_worker(self, harvester_id: str, worker_id: int, panda_id: int, now: _dt.datetime) -> None:
         links = self.engine.store.table("worker_jobs")
@@ -986,7 +988,9 @@ class Jobs:
         """``job/get_metadata_for_analysis_jobs``: JSON metadata of the task's finished user jobs."""
         with self.engine.operation():
             result = {}
-            for job in self.table.find("by_task_label_status", (task_id, "user", "finished")):
+            for job in self.table.find("by_task_status", (task_id, "finished")):
+                if job.get("prodSourceLabel") != "user":
+                    continue
                 try:
                     result[job["PandaID"]] = json.loads(job.get("metadata") or "")
                 except (TypeError, ValueError):
@@ -1242,13 +1246,6 @@ class Jobs:
 # ----------------------------------------------------------------------------------------------
 # module helpers
 # ----------------------------------------------------------------------------------------------
-def _take(iterable: Iterable, limit: int) -> Iterator:
-    for i, item in enumerate(iterable):
-        if i >= limit:
-            return
-        yield item
-
-
 def _non_negative(value: Any) -> int:
     try:
         return max(0, value or 0)

@@ -32,7 +32,11 @@ ANALYSIS_SHARES = frozenset(("User Analysis", "Express Analysis", "Analysis"))
 
 
 def _modified(record: Mapping) -> tuple:
-    return (record.get("modificationTime") or EPOCH, record["PandaID"])
+    """Final jobs by modification time (for the time window); active jobs keep a fixed place, so
+    their heartbeats do not reorder the index."""
+    if record.get("jobStatus") in JOB_FINAL:
+        return (record.get("modificationTime") or EPOCH, record["PandaID"])
+    return (EPOCH, record["PandaID"])
 
 
 class Statistics:
