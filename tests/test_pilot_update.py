@@ -13,6 +13,7 @@ from tests.jobs_support import (  # noqa: F401 - fixtures
     japp,
     jclient,
     jengine,
+    job_values,
     jobs_shared_app,
     post,
 )
@@ -417,3 +418,14 @@ def test_update_worker_node_gpu(jclient, jengine):
     assert again["message"] == "Updated existing worker node GPU."
     gpu = jengine.store.table("worker_node_gpus").get("CERN-PROD|lxplus940.cern.ch|NVIDIA|Tesla T4")
     assert gpu["count"] == 2 and gpu["vram"] == 15360
+
+
+def test_report_for_a_job_that_was_not_dispatched(jclient, jengine):
+    activated = create(jengine)
+    defined = jengine.jobs.create_jobs([job_values()], status="defined", activate_after=None)[0]
+    # the active table takes any report (updateJobStatus has no guard for it) ...
+    assert update(jclient, activated["PandaID"], "running") == ok()
+    assert jengine.jobs.get(activated["PandaID"])["jobStatus"] == "running"
+    # ... a defined job is not in the active table: the pilot is told to kill itself
+    assert update(jclient, defined["PandaID"], "running") == ok("tobekilled")
+    assert jengine.jobs.get(defined["PandaID"])["jobStatus"] == "defined"

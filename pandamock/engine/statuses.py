@@ -77,8 +77,12 @@ JOB = StateMachine(
             "defined": "assigned waiting activated pending cancelled closed failed",
             "assigned": "activated defined waiting cancelled closed failed",
             "waiting": "activated assigned defined cancelled closed failed",
-            "activated": "sent throttled defined assigned cancelled closed failed",
-            "throttled": "activated cancelled closed failed",
+            # starting ... holding: updateJobStatus takes a pilot's report for any job of the active
+            # table, also one that was not dispatched through acquire_jobs
+            "activated": (
+                "sent starting running holding transferring throttled defined assigned cancelled closed failed"
+            ),
+            "throttled": "activated starting running holding transferring cancelled closed failed",
             "sent": "starting running holding transferring failed cancelled closed",
             "starting": "starting running holding transferring failed cancelled closed",
             "running": "running holding transferring failed cancelled closed",
