@@ -48,7 +48,6 @@ def bare_app() -> Flask:
         request.get_json()
         return jsonify({"success": True, "message": "", "data": {"StatusCode": 0, "command": "NULL"}})
 
-    from pandamock.engine.jobs import Jobs  # noqa: F401 - only for the job dictionary's shape
     from tests.jobs_support import job_values
 
     values = job_values()
