@@ -120,24 +120,30 @@ def main() -> None:
 
     print(
         f"pilot cycle: {options.pilots} pilots in {options.processes} client processes, {options.jobs} jobs, "
-        f"acquire -> starting -> running x2 -> finished; median of {options.repeats} runs",
+        f"acquire -> starting -> running x2 -> finished; median of {options.repeats} interleaved runs",
         flush=True,
     )
-    bare_runs, small_runs, small_es_runs = [], [], []
-    for _ in range(options.repeats):  # interleaved, so that drifts of the machine hit both alike
-        process, url, _ = serve(["--app", "bare"])
-        try:
-            bare_runs.append(cycle(process, url, options, with_es=False)[0])
-        finally:
-            stop(process)
-        process, url, _ = serve(small_state)  # a fresh 1k-job state for every run
-        try:
-            production, es = cycle(process, url, options, with_es=True)
-        finally:
-            stop(process)
-        small_runs.append(production)
-        small_es_runs.append(es)
+    bare_process, bare_url, _ = serve(["--app", "bare"])
+    big_process, big_url, big_seconds = serve(big_state)
+    bare_runs, small_runs, small_es_runs, big_runs, big_es_runs = [], [], [], [], []
+    try:
+        for _ in range(options.repeats):  # interleaved, so that drifts of the machine hit all alike
+            bare_runs.append(cycle(bare_process, bare_url, options, with_es=False)[0])
+            process, url, _ = serve(small_state)  # a fresh 1k-job state for every run
+            try:
+                production, es = cycle(process, url, options, with_es=True)
+            finally:
+                stop(process)
+            small_runs.append(production)
+            small_es_runs.append(es)
+            production, es = cycle(big_process, big_url, options, with_es=True)
+            big_runs.append(production)
+            big_es_runs.append(es)
+    finally:
+        stop(bare_process)
+        stop(big_process)
     bare, small, small_es = median_run(bare_runs), median_run(small_runs), median_run(small_es_runs)
+    big, big_es = median_run(big_runs), median_run(big_es_runs)
     print("1. pandamock vs a bare Flask JSON endpoint on cheroot (same fleet, same calls):")
     print(row("bare flask", bare))
     print(row("pandamock (1k jobs)", small))
@@ -145,16 +151,9 @@ def main() -> None:
     cpu_ratio = (bare.server_cpu / bare.requests) / (small.server_cpu / small.requests) if small.server_cpu else 0
     print(f"  ratio bare / pandamock, server CPU per request: {cpu_ratio:.2f}")
 
-    process, url, seconds = serve(big_state)
-    try:
-        runs = [cycle(process, url, options, with_es=True) for _ in range(options.repeats)]
-    finally:
-        stop(process)
-    big = median_run([production for production, _ in runs])
-    big_es = median_run([es for _, es in runs])
     print(
         f"2. state size: 1k jobs / 20k event ranges vs {options.big_jobs // 1000}k jobs / "
-        f"{options.big_ranges / 1e6:g}M event ranges (big state loaded in {seconds:.0f} s):"
+        f"{options.big_ranges / 1e6:g}M event ranges (big state loaded in {big_seconds:.0f} s):"
     )
     print(row("pilot cycle, 1k jobs", small))
     print(row(f"pilot cycle, {options.big_jobs // 1000}k jobs", big))
