@@ -16,8 +16,6 @@ from pandamock.app import emulator_of
 from pandamock.server import MockServer
 from tests.jobs_support import add_ranges, create, make_app
 
-pytest.importorskip("pandaclient")
-
 TASK = 40000900
 JOBSET = 9001
 
