@@ -64,13 +64,6 @@ class ComputedSortedIndex(SortedIndex):
             if not bucket:
                 del self.buckets[key]
 
-    def count_from(self, key: Hashable, lowest_order: Any) -> int:
-        """Number of records of group ``key`` whose order value is at least ``lowest_order``; O(log n)."""
-        bucket = self.buckets.get(key)
-        if not bucket:
-            return 0
-        return len(bucket) - bucket.bisect_left((lowest_order,))
-
 
 def count_from(index: SortedIndex, key: Hashable, lowest_order: Any) -> int:
     """Records of a sorted index group whose order value is at least ``lowest_order``; O(log n)."""
