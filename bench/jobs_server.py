@@ -157,7 +157,6 @@ def main() -> None:
         engine = emulator_of(app).engine
         engine.clock.unfreeze()
         populate(engine, args.jobs, args.ranges, args.cycle_jobs, args.es_jobs, args.es_ranges)
-        gc.freeze()  # millions of long-lived records: keep the collector from walking them
     server = MockServer(app, port=0, threads=args.threads).start()
     print(f"serving {server.url}", flush=True)
     threading.Event().wait()
