@@ -235,6 +235,9 @@ main.add_command(journal.journal)
 main.add_command(state.state)
 main.add_command(state.reset)
 main.add_command(state.status)
+from .commands.simulate import simulate  # noqa: E402
+
+main.add_command(simulate)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -77,6 +77,8 @@ class MockServer:
             server_name="pandamock",
             timeout=30,
             shutdown_timeout=2,
+            # cheroot's default listen backlog (5) resets connections when dozens of pilots connect at once
+            request_queue_size=max(128, self.threads * 4),
         )
         server.gateway = _Gateway
         if self.ssl_adapter is not None:

@@ -20,7 +20,15 @@ def engine(tmp_path):
 
 
 def test_services_are_registered(engine):
-    assert engine.services[1:] == [engine.generator, engine.harvester, engine.files, engine.credentials]
+    assert engine.services[1:] == [
+        engine.generator,
+        engine.jobs,
+        engine.events,
+        engine.statistics,
+        engine.harvester,
+        engine.files,
+        engine.credentials,
+    ]
     assert engine.files.data_dir.name == "data" and engine.files.cache_dir.is_dir()
 
 

@@ -87,6 +87,14 @@ class Engine:
 
         self.generator = Generator(self)  # scenario hook: the `generate` section's world
         self.services.append(self.generator)
+        from .events import Events
+        from .jobs import Jobs
+        from .statistics import Statistics
+
+        self.jobs = Jobs(self)
+        self.events = Events(self)
+        self.statistics = Statistics(self)
+        self.services.extend([self.jobs, self.events, self.statistics])
         self.harvester = Harvester(self)
         self.services.append(self.harvester)
         self.files = FileServer(self, data_dir=self.data_dir, max_upload_mb=self.max_upload_mb)

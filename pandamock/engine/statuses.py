@@ -77,13 +77,18 @@ JOB = StateMachine(
             "defined": "assigned waiting activated pending cancelled closed failed",
             "assigned": "activated defined waiting cancelled closed failed",
             "waiting": "activated assigned defined cancelled closed failed",
-            "activated": "sent throttled defined assigned cancelled closed failed",
-            "throttled": "activated cancelled closed failed",
+            # starting ... holding: updateJobStatus takes a pilot's report for any job of the active
+            # table, also one that was not dispatched through acquire_jobs
+            "activated": (
+                "sent starting running holding transferring throttled defined assigned cancelled closed failed"
+            ),
+            "throttled": "activated starting running holding transferring cancelled closed failed",
             "sent": "starting running holding transferring failed cancelled closed",
             "starting": "starting running holding transferring failed cancelled closed",
             "running": "running holding transferring failed cancelled closed",
             "holding": "finished failed transferring merging cancelled closed",
-            "transferring": "finished failed merging cancelled closed",
+            # holding: the pilot's final report after it set transferring itself (updateJobStatus)
+            "transferring": "holding finished failed merging cancelled closed",
             "merging": "finished failed cancelled closed",
         }
     ),
