@@ -240,3 +240,30 @@ def test_revert_is_exact_after_random_changes(store, seed):
         assert _state(store) != before
         store.revert()
         assert _state(store) == before
+
+
+def test_status_changes_of_jobs_are_kept_in_order_in_the_history_table():
+    import datetime as dt
+
+    from pandamock.engine import Engine
+    from pandamock.engine.records import new_job
+    from pandamock.engine.statuses import JOB, created, transition
+
+    engine = Engine()
+    jobs = engine.store.table("jobs")
+    now = dt.datetime(2026, 11, 29, 12)
+    with engine.operation():
+        created(jobs, new_job({"PandaID": 7, "jobStatus": "activated"}), JOB, now)
+        transition(jobs, 7, JOB, "sent", now)
+    with engine.operation():
+        transition(jobs, 7, JOB, "running", now)
+    with pytest.raises(RuntimeError):
+        with engine.operation():
+            transition(jobs, 7, JOB, "holding", now)
+            raise RuntimeError("rolled back: no history either")
+    history = engine.store.table("status_history").find("by_record", ("jobs", 7))
+    assert [(h["seq"], h["from"], h["to"]) for h in history] == [
+        (1, None, "activated"),
+        (2, "activated", "sent"),
+        (3, "sent", "running"),
+    ]

@@ -397,8 +397,9 @@ def test_an_update_logs_only_the_changed_fields(tmp_path):
     (line,) = (tmp_path / "state.json.log").read_text().splitlines()
     entry = json.loads(line)
     assert entry["n"] == 1 and len(entry["k"]) == 3
-    ((op, table, rid, fields),) = entry["c"]
+    (op, table, rid, fields), history = entry["c"]
     assert (op, table, rid) == ("u", "jobs", panda_id)
+    assert history[:2] == ["p", "status_history"] and history[3]["to"] == "sent"
     assert set(fields) == {"jobStatus", "modificationHost", "modificationTime", "stateChangeTime"}
     assert fields["jobStatus"] == "sent" and set(fields["modificationTime"]) == {"__datetime__"}
     emulator.close()

@@ -210,6 +210,8 @@ class IdentityResolver:
         self.default_identity = default_identity
         self.production_dns = tuple(production_dns)
         self.verifier = verifier or decode_unverified
+        #: open-mode identities by (source, id of the user record): resolved once, not per request
+        self._open_cache: dict[tuple[str, int], Identity] = {}
 
     def resolve(self, environ: Mapping[str, Any]) -> Identity:
         env: dict[str, str] = {}
@@ -243,6 +245,10 @@ class IdentityResolver:
                 )
         if not raw_dn and self.mode == "open":
             user, source = self._open_mode_user(environ)
+            cached = self._open_cache.get((source, id(user)))
+            if cached is not None and cached.user is user:
+                # the same scenario identity record as before: same DN, roles and ban status
+                return cached
             if user is not None:
                 raw_dn = user["dn"]
                 env["SSL_CLIENT_S_DN"] = raw_dn
@@ -258,6 +264,11 @@ class IdentityResolver:
         )
         if identity.raw_dn and self.world.is_banned(identity.compact_name):
             raise AuthRejected(f"ERROR : {identity.compact_name} is banned")
+        if source in ("default", "header") and user is not None:
+            if len(self._open_cache) > 64:
+                self._open_cache.clear()
+            # records are copy-on-write: a changed or reloaded identity is a new record, a new key
+            self._open_cache[(source, id(user))] = identity
         return identity
 
     def _nickname_user(self, raw_dn: str, claims: Mapping[str, Any]) -> Mapping | None:

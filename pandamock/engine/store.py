@@ -324,6 +324,9 @@ class Store:
         self.listeners: list[Callable[[Transaction], None]] = []
         self._tx: Transaction | None = None
         self._checkpoint: dict[str, dict] | None = None
+        #: where status changes of ``history_tables`` are kept (see :meth:`record_transition`)
+        self.history: Table | None = None
+        self.history_tables: frozenset[str] = frozenset()
 
     # -- structure -------------------------------------------------------------------------
     def create_table(self, name: str, key: str, indexes: Iterable[HashIndex] = ()) -> Table:
@@ -406,9 +409,15 @@ class Store:
         del tx.transitions[transition_mark:]
 
     def record_transition(self, transition: dict) -> None:
-        """Note a status change in the running transaction (for the journal and listeners)."""
+        """Note a status change in the running transaction (for the journal and listeners) and,
+        for the tables in :attr:`history_tables`, keep it in the :attr:`history` table."""
         if self._tx is not None and not self._tx.bulk:
             self._tx.transitions.append(transition)
+            history = self.history
+            if history is not None and transition["table"] in self.history_tables:
+                bucket = history.indexes["by_seq"].buckets.get(())
+                seq = bucket[-1][1] + 1 if bucket else 1
+                history.insert({"seq": seq, **transition})
 
     # -- whole-state operations --------------------------------------------------------------
     def dump(self) -> dict[str, list[dict]]:

@@ -32,7 +32,7 @@ def _range_order(record: dict) -> tuple:
 
 def create_tables(store: Store) -> None:
     """Create ``tasks``, ``datasets``, ``dataset_files``, ``jobs``, ``harvester_instances``, ``workers``,
-    ``worker_jobs`` and ``event_ranges``."""
+    ``worker_jobs``, ``status_history`` and ``event_ranges``."""
     store.create_table(
         "tasks",
         key="jediTaskID",
@@ -75,6 +75,18 @@ def create_tables(store: Store) -> None:
         "worker_jobs",
         key="link_key",
         indexes=[HashIndex("by_worker", ["harvesterID", "workerID"]), HashIndex("by_job", ["PandaID"])],
+    )
+    # status changes of jobs, tasks, workers and requests, in order (event ranges are too many to keep)
+    store.history = store.create_table(
+        "status_history",
+        key="seq",
+        indexes=[
+            SortedIndex("by_record", ["table", "id"], order=lambda record: record["seq"]),
+            SortedIndex("by_seq", [], order=lambda record: record["seq"]),
+        ],
+    )
+    store.history_tables = frozenset(
+        ("jobs", "tasks", "workers", "harvester_commands", "data_carousel_requests", "async_requests")
     )
     store.create_table(
         "event_ranges",
