@@ -289,7 +289,7 @@ class ActiveEmulator:
             except ControlError as exc:
                 raise PandamockUsageError(f"faults[{position}]: {exc.message}") from None
         if config.frozen:
-            emulator.engine.clock.freeze()
+            _freeze_at_start(emulator)
         self.transitions.clear()
         if not self._listening:
             emulator.engine.store.listeners.append(self._committed)
@@ -683,6 +683,17 @@ class JournalView:
             f"expected fault {rule_id} to fire {expected}, it fired {len(fired)} "
             f"time{'s' if len(fired) != 1 else ''}\njournal:\n" + self.text(self._journal.entries()[-20:])
         )
+
+
+def _freeze_at_start(emulator: Emulator) -> None:
+    """Stop the clock exactly on the scenario's start (or where it stands for ``start: now``)."""
+    clock = emulator.engine.clock
+    clock.freeze()
+    start = ((emulator.scenario.clock if emulator.scenario else None) or {}).get("start")
+    if start not in (None, "", "now"):
+        from .engine.clock import parse_time
+
+        clock.set(parse_time(start))
 
 
 def _mentions(params: Any, wanted: str, depth: int = 0) -> bool:
