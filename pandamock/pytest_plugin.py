@@ -215,7 +215,11 @@ def _pandamock_active(
         )
         active = _pandamock_pool.activate(config)
     except PandamockUsageError as exc:
-        _fail(request, str(exc))
+        problem = str(exc)
+    else:
+        problem = None
+    if problem is not None:
+        _fail(request, problem)  # outside the except block: the report shows the reason alone
     request.node.stash[ACTIVE_KEY] = active
     try:
         yield active
