@@ -266,14 +266,14 @@ def pandamock_engine(_pandamock_active: ActiveEmulator) -> Engine:
 
 
 # --- reporting -----------------------------------------------------------------------------------------
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+@pytest.hookimpl(hookwrapper=True)  # the old-style wrapper: works with every pytest >= 7
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """A failed test that used pandamock gets a "pandamock journal" section: its last requests."""
-    report = yield
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when == "call" and report.failed:
         active = item.stash.get(ACTIVE_KEY, None)
         if active is not None:
             lines = _options(item.config).journal_lines
             if lines > 0:
                 report.sections.append(("pandamock journal", active.journal_tail(lines)))
-    return report

@@ -65,7 +65,7 @@ def test_retries_through_a_short_outage(pandamock, client):
     pandamock.journal.assert_called("harvester/heartbeat", times=3)
     pandamock.journal.assert_faults_fired("blip", times=2)
     pandamock.journal.assert_no_unexpected_failures()  # the two 503s were the fault's
-    assert [row["harvester_ID"] for row in pandamock.records("harvester_instances")] == [HARVESTER_ID]
+    assert pandamock.records("harvester_instances", harvester_ID=HARVESTER_ID)  # registered
 
 
 def test_a_lost_answer_is_retried_safely(pandamock, client):
@@ -76,7 +76,7 @@ def test_a_lost_answer_is_retried_safely(pandamock, client):
 
     calls = pandamock.journal.assert_called("harvester/update_workers", times=2)
     assert [call["status"] for call in calls] == [0, 200]  # 0: dropped
-    (worker,) = pandamock.records("workers")
+    (worker,) = pandamock.records("workers", harvesterID=HARVESTER_ID)
     assert worker["status"] == "running"  # applied once, the retry changed nothing
     pandamock.journal.assert_statuses(f"{HARVESTER_ID}:1", ["running"], table="workers")
 
@@ -87,7 +87,7 @@ def test_database_trouble_is_not_retried(pandamock, client):
     reply = client.report_worker(1, "submitted")
 
     assert reply == {"success": False, "message": "database error in the PanDA server", "data": None}
-    assert pandamock.records("workers") == []
+    assert pandamock.records("workers", harvesterID=HARVESTER_ID) == []
     pandamock.advance("2m")  # the window is over
     assert client.report_worker(1, "submitted")["data"] == [True]
 

@@ -66,10 +66,10 @@ def test_submission_preparation(pandamock, tmp_path):
     pandamock.journal.assert_called("file_server/upload_cache_file", times=1)
     pandamock.journal.assert_called("file_server/validate_cache_file", times=2)
     pandamock.journal.assert_no_unexpected_failures(allow=["file_server/validate_cache_file"])  # NOTFOUND
-    (cached,) = pandamock.records("cache_files")
-    assert (cached["path"], cached["size"]) == ("jobO.6d3c1a.tar.gz", sandbox.stat().st_size)
-    (secret,) = pandamock.records("secrets")
-    assert secret["owner"] == "atlpilo1"  # the compact name of the default scenario's default identity
+    (cached,) = pandamock.records("cache_files", path="jobO.6d3c1a.tar.gz")
+    assert (cached["size"], cached["owner"]) == (sandbox.stat().st_size, "atlpilo1")  # the default identity
+    (secret,) = pandamock.records("secrets", owner="atlpilo1")
+    assert secret["data"] == '{"rucio_token": "s3cr3t"}'
 
 
 @pytest.mark.pandamock(identity="jdoe")
@@ -77,4 +77,5 @@ def test_secrets_belong_to_the_caller(pandamock, tmp_path):
     sandbox = tmp_path / "jobO.1.tar.gz"
     sandbox.write_bytes(gzip.compress(b"x", mtime=0))
     run_tool(pandamock, tmp_path, str(sandbox))
-    assert [row["owner"] for row in pandamock.records("secrets")] == ["Jane Doe"]
+    assert pandamock.records("secrets", owner="Jane Doe")
+    assert pandamock.records("secrets", owner="atlpilo1") == []

@@ -14,7 +14,9 @@ import requests
 
 from pandamock.engine import records, statuses
 
-QUEUE = "BNL_PROD_MCORE"
+QUEUE = "MOCK_QUEUE"  # the one queue of the `empty` scenario: only the jobs this test arranges
+
+pytestmark = pytest.mark.pandamock(scenario="empty")
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +29,7 @@ def _pilot_api(pandamock):
 class Pilot:
     """The pilot's side of the job protocol (PanDA API v1), one job at a time."""
 
-    def __init__(self, base_url: str, site: str, node: str = "wn042.bnl.example.org") -> None:
+    def __init__(self, base_url: str, site: str, node: str = "wn042.example.org") -> None:
         self.api = f"{base_url}/api/v1"
         self.site = site
         self.node = node
