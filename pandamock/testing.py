@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from flask.testing import FlaskClient
 
-from .api.identity import IDENTITY_HEADER
 from .app import create_app
 from .config import Settings
 from .control import ControlError, ControlPlane
 from .emulator import Emulator
 from .journal import JournalAssertionError, format_entry
+from .scenario import Scenario
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 #: The request header that picks a scenario identity in open mode (``X-Pandamock-Identity``).
 IDENTITY_HTTP_HEADER = "X-Pandamock-Identity"
-assert IDENTITY_HEADER == "HTTP_" + IDENTITY_HTTP_HEADER.upper().replace("-", "_")
 
 #: Settings a test may not change: they belong to the session's server.
 SERVER_SETTINGS = frozenset(("host", "port", "https_port", "threads", "url", "tls_dir", "log_level"))
@@ -95,7 +94,7 @@ class TestConfig:
             scenario = str(scenario)
         if isinstance(scenario, str):
             scenario = _locate(scenario, base, roots)
-        elif not isinstance(scenario, Mapping) and type(scenario).__name__ != "Scenario":
+        elif not isinstance(scenario, (Mapping, Scenario)):
             raise PandamockUsageError(f"scenario: expected a shipped name, a path or a mapping, got {scenario!r}")
         if seed is not None and seed != "":
             try:
