@@ -13,7 +13,8 @@ before test i+1 of any kind, so machine load hits all kinds alike):
 
 A tiny plugin records each test's setup + call + teardown time. Per-test overhead = median time of
 a kind minus the median of ``empty``; the first test of each kind (which starts the session's
-server / emulator) is reported apart as the one-off cost. Also printed: ``Emulator.reset()`` alone
+server / emulator) is reported apart as the one-off cost, and the session's last test (whose
+teardown stops the session's servers) as the session end. Also printed: ``Emulator.reset()`` alone
 on the default scenario (``--resets`` calls). Goal: per-test reset ≤ 5 ms.
 
 Run: ``python bench/bench_pytest_plugin.py [--tests 200] [--scenario default]``.
@@ -99,7 +100,7 @@ def kind_of(nodeid: str) -> str:
     raise KeyError(nodeid)
 
 
-def run_suite(tests: int, scenario: str) -> tuple[dict[str, list[float]], float]:
+def run_suite(tests: int, scenario: str) -> tuple[dict[str, list[float]], float, tuple[str, float]]:
     with tempfile.TemporaryDirectory(prefix="pandamock-bench-") as tmp:
         directory = Path(tmp)
         write_suite(directory, tests)
@@ -130,9 +131,12 @@ def run_suite(tests: int, scenario: str) -> tuple[dict[str, list[float]], float]
         if done.returncode != 0:
             raise SystemExit(f"the benchmark suite failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         times: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        for nodeid, seconds in json.loads(out.read_text()).items():
+        recorded = json.loads(out.read_text())  # in run order
+        for nodeid, seconds in recorded.items():
             times[kind_of(nodeid)].append(seconds)
-        return times, wall
+        last = list(recorded)[-1]
+        times[kind_of(last)].pop()  # its teardown ends the session: reported apart
+        return times, wall, (kind_of(last), recorded[last])
 
 
 def reset_alone(scenario: str, resets: int) -> tuple[float, float, dict]:
@@ -158,7 +162,7 @@ def main() -> None:
     parser.add_argument("--resets", type=int, default=1000)
     args = parser.parse_args()
 
-    times, wall = run_suite(args.tests, args.scenario)
+    times, wall, (last_kind, last_seconds) = run_suite(args.tests, args.scenario)
     baseline = statistics.median(times["empty"][1:])
     print(
         f"pytest session: {len(KINDS)} kinds x {args.tests} tests, interleaved, in {wall:.1f} s "
@@ -174,6 +178,7 @@ def main() -> None:
             f"{kind:<26}{median * 1000:>10.3f}{statistics.mean(steady) * 1000:>10.3f}{p95 * 1000:>9.3f}"
             f"{overhead * 1000:>13.3f}{samples[0] * 1000:>15.1f}"
         )
+    print(f"session end (the last test, {last_kind}, stops the servers): {last_seconds * 1000:.1f} ms")
     pm = statistics.median(times["pandamock"][1:]) - baseline
     hs = statistics.median(times["httpserver"][1:]) - baseline
     local = statistics.median(times["pandamock_client"][1:]) - baseline
