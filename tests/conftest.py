@@ -6,6 +6,8 @@ import pytest
 
 from pandamock.app import create_app, emulator_of
 
+pytest_plugins = ("pytester",)  # tests/test_pytest_plugin.py runs test files the way users write them
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_tls_dir(tmp_path_factory):
