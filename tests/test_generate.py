@@ -100,7 +100,7 @@ def test_task_and_job_values_look_like_panda(world):
         assert re.fullmatch(r"([A-Z]{2}=[^,]+)(,[A-Z]{2}=[^,]+)*", task["splitRule"])
         assert task["modificationTime"] <= world.now()
         if task["prodSourceLabel"] == "managed":
-            assert re.fullmatch(r"mc23_13p6TeV\.\d{6}\.\w+\.(simul|recon|deriv)\.e\d+(_[srp]\d+)+", task["taskName"])
+            assert re.fullmatch(r"mc23_13p6TeV\.\d{6}\.\w+\.(simul|recon|deriv|pilot)\.e\d+(_[srp]\d+)+", task["taskName"])
         else:
             assert task["taskName"].startswith("user.") and task["taskName"].endswith("/")
     sites = world.world.sites
@@ -145,7 +145,7 @@ def test_job_files_are_realistic_file_specs(world):
                 produced = job["jobStatus"] == "finished"
                 assert (file["checksum"] is not None) == (produced or file["status"] == "ready")
             if job["prodSourceLabel"] == "managed" and file["type"] == "output":
-                assert re.fullmatch(r"(HITS|AOD|DAOD_PHYS)\.\d{8}\._\d{6}\.pool\.root\.1", file["lfn"])
+                assert re.fullmatch(r"(HITS|AOD|DAOD_PHYS)\.\d{8}\._\d{6}\.pool\.root\.1|TXT\.\d{8}\._\d{6}\.txt\.1", file["lfn"])
             if job["prodSourceLabel"] == "managed" and file["type"] == "log":
                 assert re.fullmatch(r"log\.\d{8}\._\d{6}\.job\.log\.tgz\.1", file["lfn"])
     assert len(guids) == 2 * len(jobs)  # every output GUID is new
