@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import records
 from .naming import clean_user_id, has_production_role, production_working_groups
-from .payloads import PAYLOAD_TRANSFORMATION, adler32_of, is_pilot_queue, payload_parameters, payload_settings, replica_bytes
+from .payloads import (
+    PAYLOAD_TRANSFORMATION,
+    adler32_of,
+    is_pilot_queue,
+    payload_parameters,
+    payload_settings,
+    replica_bytes,
+)
 from .world import user_record
 
 if TYPE_CHECKING:
@@ -1074,12 +1081,16 @@ def make_event_ranges(
     input file's ``LFN``/``GUID``/``scope`` (what ``event/acquire_event_ranges`` hands out).
 
     ``statuses``: one per range (default from the job's status, see :func:`range_statuses`).
+    A ``ready`` range still belongs to the jobset, as in JEDI: its ``PandaID`` (and
+    ``event_offset``) is the job's ``jobsetID`` until a consumer acquires it.
     """
     statuses = list(statuses) if statuses is not None else range_statuses(job["jobStatus"], count)
     task_id = job["jediTaskID"]
     panda_id = job["PandaID"]
+    jobset_id = job.get("jobsetID") or panda_id
     file_id = input_file["fileID"]
     prefix = f"{task_id}-{panda_id}-{file_id}-"
+    ready_prefix = f"{task_id}-{jobset_id}-{file_id}-"
     base = records.new_event_range(
         {
             "eventRangeID": "",
@@ -1101,7 +1112,12 @@ def make_event_ranges(
         end = start + events_per_range - 1
         status = statuses[i]
         record = base.copy()  # one event range: the job's shared values plus its own
-        record["eventRangeID"] = f"{prefix}{i + 1}-{attempt_nr}"
+        if status == "ready":
+            record["eventRangeID"] = f"{ready_prefix}{i + 1}-{attempt_nr}"
+            record["PandaID"] = jobset_id
+            record["event_offset"] = jobset_id
+        else:
+            record["eventRangeID"] = f"{prefix}{i + 1}-{attempt_nr}"
         record["job_processID"] = i + 1
         record["status"] = status
         record["def_min_eventID"] = start
@@ -1157,9 +1173,7 @@ class Generator:
 
     def hook(self, engine: Engine, scenario: Any) -> None:
         spec = GenerateSpec.from_section(getattr(scenario, "generate", None))
-        if spec.empty and not any(
-            (payload_settings(queue) or {}).get("jobs") for queue in engine.world.sites.values()
-        ):
+        if spec.empty and not any((payload_settings(queue) or {}).get("jobs") for queue in engine.world.sites.values()):
             return
         try:
             self.generate(spec)

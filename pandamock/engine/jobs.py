@@ -951,7 +951,45 @@ class Jobs:
         changes: dict[str, Any] = {}
         if status == "failed" and job.get("pilotErrorCode") in (0, None) and job.get("exeErrorCode") in (0, None):
             changes["taskBufferErrorDiag"] = "failed by the pilot without an error code"
+        files = self._reported_files(job)
+        if files is not None:
+            changes["Files"] = files
         self.move(PandaID, status, changes)
+
+    def _reported_files(self, job: Mapping) -> list[dict] | None:
+        """The job's files with what the pilot's final file report (``job_output_report``, a JSON
+        object ``{lfn: {"guid", "fsize", "adler32", "surl", ...}}``) says about its outputs and log:
+        size, ``ad:<adler32>`` checksum and GUID (kept when the report has none); None when there
+        is no readable report or it names none of the files."""
+        log = self.logs.get(job["PandaID"])
+        report = log.get("jobOutputReport") if log else None
+        if not report:
+            return None
+        try:
+            entries = json.loads(report)
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(entries, dict):
+            return None
+        files = []
+        changed = False
+        for file in job.get("Files") or ():
+            entry = entries.get(file.get("lfn")) if file.get("type") in ("output", "log") else None
+            if isinstance(entry, dict):
+                file = dict(file)
+                if entry.get("guid"):
+                    file["GUID"] = str(entry["guid"])
+                try:
+                    file["fsize"] = int(entry["fsize"])
+                except (KeyError, TypeError, ValueError):
+                    pass
+                if entry.get("adler32"):
+                    file["checksum"] = f"ad:{entry['adler32']}"
+                if entry.get("md5sum"):
+                    file["md5sum"] = str(entry["md5sum"])
+                changed = True
+            files.append(file)
+        return files if changed else None
 
     # ------------------------------------------------------------------------------------------
     # reading

@@ -340,7 +340,10 @@ class Payloads:
         rse_in = site.get("ddm_input") or site.get("ddm")
         rse_out = site.get("ddm_output") or site.get("ddm")
         catchall = " ".join(part for part in ("mv_final_destination", site.get("catchall") or "") if part)
-        storages = {activity: [rse_in if activity.startswith("read") or activity == "pr" else rse_out] for activity in ACTIVITIES}
+        storages = {
+            activity: [rse_in if activity.startswith("read") or activity == "pr" else rse_out]
+            for activity in ACTIVITIES
+        }
         return {
             "name": name,
             "nickname": site.get("nickname") or name,

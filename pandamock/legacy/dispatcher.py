@@ -619,10 +619,11 @@ def get_token_key(req: LegacyRequest, client_name) -> Response:
         return Response(SC_PERMISSION, "failed since DN cannot be extracted. non-HTTPS?")
     compact = req.identity.compact_name
     if not compact or not req.engine.world.has_permission(compact, "token_key"):
-        return Response(SC_PERMISSION, f"denied since '{compact}' not authorized with 't' in {SCHEMA_META}.USERS.GRIDPREF")
+        return Response(
+            SC_PERMISSION, f"denied since '{compact}' not authorized with 't' in {SCHEMA_META}.USERS.GRIDPREF"
+        )
     try:
         found = req.engine.credentials.get_token_key(compact, client_name)
     except Failure:
         return Response(SC_MISSING_KEY, f"token key is missing for '{client_name}")
     return Response(SC_SUCCESS).append("tokenKey", found["tokenKey"])
-

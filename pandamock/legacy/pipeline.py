@@ -189,4 +189,3 @@ def encoded_value(request: LegacyRequest, name: str, outcome: Any) -> Any:
     if isinstance(outcome, Raw):
         return outcome.text
     return outcome
-
