@@ -401,8 +401,6 @@ def test_update_jobs_in_bulk(client, engine):
 
 
 def test_worker_pilot_status(client, engine):
-    from tests.test_harvester_api import add_job  # noqa: F401 - the harvester suite's helpers
-
     envelope(
         client.post(
             "/api/v1/harvester/update_workers",
@@ -412,9 +410,7 @@ def test_worker_pilot_status(client, engine):
     )
     request = {"workerID": "77", "harvesterID": "h1", "status": "started", "site": QUEUE, "node_id": "wn042"}
     assert urllib_post(client, "updateWorkerPilotStatus", request).data == b"StatusCode=0"
-    worker = engine.harvester.workers.get("h1:77") or next(
-        w for w in engine.harvester.workers.values() if w["workerID"] == 77
-    )
+    worker = engine.harvester.workers.get("h1:77")
     assert worker["pilotStatus"] == "started" and worker["nodeID"] == "wn042"
     bad = urllib_post(client, "updateWorkerPilotStatus", {**request, "status": "running"})
     assert bad.data == b"Invalid worker state. The worker state has to be in ('started', 'finished')"

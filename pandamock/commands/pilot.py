@@ -120,7 +120,7 @@ def pilot_environment(
     token = TokenAuthority(resolve_tls_dir(settings)).issue(user, role=role)
     origin = f"{vo}.{role}" if role else vo
 
-    run = Path(run_dir or f"/tmp/pandamock-pilot/{queue}")  # noqa: S108 - a scratch dir the user can change
+    run = Path(run_dir or f"/tmp/pandamock-pilot/{queue}")
     host = f"{parts.scheme}://{parts.hostname}"
     environment = dict(SAFETY_ENV)
     environment.update(

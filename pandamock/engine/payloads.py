@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -142,7 +143,7 @@ def adler32_of(data: bytes) -> str:
 
 def rucio_path(scope: str, lfn: str) -> str:
     """Rucio's deterministic path, as the pilot builds it: ``<scope, dots as />/<md5[0:2]>/<md5[2:4]>/<lfn>``."""
-    digest = hashlib.md5(f"{scope}:{lfn}".encode()).hexdigest()  # noqa: S324 - Rucio's path hash, not security
+    digest = hashlib.md5(f"{scope}:{lfn}".encode()).hexdigest()
     parts = [part for part in scope.split(".") if part] + [digest[0:2], digest[2:4], lfn]
     return "/".join(parts)
 
@@ -308,7 +309,9 @@ class Payloads:
         return [name for name in dict.fromkeys(names) if name]
 
     def _endpoint(self, pk: int, rse: str, site: Mapping) -> dict:
-        path = str(self.rse_dir(rse))
+        directory = self.rse_dir(rse)
+        directory.mkdir(parents=True, exist_ok=True)  # the storage exists before any file is in it
+        path = str(directory)
         protocol = {
             "endpoint": "file://localhost",
             "flavour": "POSIX",
@@ -526,8 +529,6 @@ class Payloads:
         }
 
     def _guid(self) -> str:
-        import uuid
-
         return str(uuid.UUID(int=self.engine.random.getrandbits(128), version=4)).upper()
 
 

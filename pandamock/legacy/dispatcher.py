@@ -128,32 +128,32 @@ def _is_true(value: Any) -> bool:
 # jobs
 # ----------------------------------------------------------------------------------------------
 @functions.function()
-def getJob(  # noqa: N802 - the legacy name is the URL
+def getJob(
     req: LegacyRequest,
-    siteName,  # noqa: N803
+    siteName,
     token=None,
     timeout=60,
     cpu=None,
     mem=None,
-    diskSpace=None,  # noqa: N803
-    prodSourceLabel=None,  # noqa: N803
+    diskSpace=None,
+    prodSourceLabel=None,
     node=None,
-    computingElement=None,  # noqa: N803
-    AtlasRelease=None,  # noqa: N803
-    prodUserID=None,  # noqa: N803
-    getProxyKey=None,  # noqa: N803
-    countryGroup=None,  # noqa: N803
-    workingGroup=None,  # noqa: N803
-    allowOtherCountry=None,  # noqa: N803
-    taskID=None,  # noqa: N803
-    nJobs=None,  # noqa: N803
+    computingElement=None,
+    AtlasRelease=None,
+    prodUserID=None,
+    getProxyKey=None,
+    countryGroup=None,
+    workingGroup=None,
+    allowOtherCountry=None,
+    taskID=None,
+    nJobs=None,
     background=None,
-    resourceType=None,  # noqa: N803
+    resourceType=None,
     harvester_id=None,
     worker_id=None,
-    schedulerID=None,  # noqa: N803
-    jobType=None,  # noqa: N803
-    viaTopic=None,  # noqa: N803
+    schedulerID=None,
+    jobType=None,
+    viaTopic=None,
 ) -> Response:
     """Dispatch (as ``pilot/acquire_jobs``): the highest-priority activated job of the queue moves to
     ``sent`` and is answered as one flat job dictionary with ``StatusCode`` 0 (the bulk form
@@ -275,61 +275,61 @@ def _legacy_update_params(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @functions.function()
-def updateJob(  # noqa: N802, C901 - the legacy name is the URL; one conversion per field
+def updateJob(
     req: LegacyRequest,
-    jobId,  # noqa: N803
+    jobId,
     state,
     token=None,
-    transExitCode=None,  # noqa: N803
-    pilotErrorCode=None,  # noqa: N803
-    pilotErrorDiag=None,  # noqa: N803
+    transExitCode=None,
+    pilotErrorCode=None,
+    pilotErrorDiag=None,
     timestamp=None,
     timeout=60,
     xml="",
     node=None,
     workdir=None,
-    cpuConsumptionTime=None,  # noqa: N803
-    cpuConsumptionUnit=None,  # noqa: N803
-    remainingSpace=None,  # noqa: N803
-    schedulerID=None,  # noqa: N803
-    pilotID=None,  # noqa: N803
-    siteName=None,  # noqa: N803
-    messageLevel=None,  # noqa: N803
-    pilotLog="",  # noqa: N803
-    metaData="",  # noqa: N803
-    cpuConversionFactor=None,  # noqa: N803
-    exeErrorCode=None,  # noqa: N803
-    exeErrorDiag=None,  # noqa: N803
-    pilotTiming=None,  # noqa: N803
-    computingElement=None,  # noqa: N803
-    startTime=None,  # noqa: N803
-    endTime=None,  # noqa: N803
-    nEvents=None,  # noqa: N803
-    nInputFiles=None,  # noqa: N803
-    batchID=None,  # noqa: N803
-    attemptNr=None,  # noqa: N803
-    jobMetrics=None,  # noqa: N803
+    cpuConsumptionTime=None,
+    cpuConsumptionUnit=None,
+    remainingSpace=None,
+    schedulerID=None,
+    pilotID=None,
+    siteName=None,
+    messageLevel=None,
+    pilotLog="",
+    metaData="",
+    cpuConversionFactor=None,
+    exeErrorCode=None,
+    exeErrorDiag=None,
+    pilotTiming=None,
+    computingElement=None,
+    startTime=None,
+    endTime=None,
+    nEvents=None,
+    nInputFiles=None,
+    batchID=None,
+    attemptNr=None,
+    jobMetrics=None,
     stdout="",
-    jobSubStatus=None,  # noqa: N803
-    coreCount=None,  # noqa: N803
-    maxRSS=None,  # noqa: N803
-    maxVMEM=None,  # noqa: N803
-    maxSWAP=None,  # noqa: N803
-    maxPSS=None,  # noqa: N803
-    avgRSS=None,  # noqa: N803
-    avgVMEM=None,  # noqa: N803
-    avgSWAP=None,  # noqa: N803
-    avgPSS=None,  # noqa: N803
-    totRCHAR=None,  # noqa: N803
-    totWCHAR=None,  # noqa: N803
-    totRBYTES=None,  # noqa: N803
-    totWBYTES=None,  # noqa: N803
-    rateRCHAR=None,  # noqa: N803
-    rateWCHAR=None,  # noqa: N803
-    rateRBYTES=None,  # noqa: N803
-    rateWBYTES=None,  # noqa: N803
-    corruptedFiles=None,  # noqa: N803
-    meanCoreCount=None,  # noqa: N803
+    jobSubStatus=None,
+    coreCount=None,
+    maxRSS=None,
+    maxVMEM=None,
+    maxSWAP=None,
+    maxPSS=None,
+    avgRSS=None,
+    avgVMEM=None,
+    avgSWAP=None,
+    avgPSS=None,
+    totRCHAR=None,
+    totWCHAR=None,
+    totRBYTES=None,
+    totWBYTES=None,
+    rateRCHAR=None,
+    rateWCHAR=None,
+    rateRBYTES=None,
+    rateWBYTES=None,
+    corruptedFiles=None,
+    meanCoreCount=None,
     cpu_architecture_level=None,
 ) -> Response:
     """Heartbeat or final report (as ``pilot/update_job``): the status change with the guards of the
@@ -367,7 +367,7 @@ def updateJob(  # noqa: N802, C901 - the legacy name is the URL; one conversion 
 
 
 @functions.function()
-def updateJobsInBulk(req: LegacyRequest, jobList, harvester_id=None) -> Raw:  # noqa: N802, N803
+def updateJobsInBulk(req: LegacyRequest, jobList, harvester_id=None) -> Raw:
     """``updateJob`` for each legacy job dict of the JSON list ``jobList`` (with ``jobId`` and
     ``state``), in order; answers ``[true, [<each updateJob answer>]]``, or ``[false, "<why>"]``
     when the list cannot be read or a dict does not fit updateJob (earlier updates stay)."""
@@ -390,7 +390,7 @@ def updateJobsInBulk(req: LegacyRequest, jobList, harvester_id=None) -> Raw:  # 
 
 
 @functions.function(reply="form")
-def getStatus(req: LegacyRequest, ids, timeout=60) -> Response:  # noqa: N802
+def getStatus(req: LegacyRequest, ids, timeout=60) -> Response:
     """Status and attempt number of the space-separated PandaIDs (active and archived jobs;
     ``notfound`` and 0 otherwise), ``+``-joined, always URL-encoded. Changes nothing."""
     id_list = str(ids).split()
@@ -408,7 +408,7 @@ def getStatus(req: LegacyRequest, ids, timeout=60) -> Response:  # noqa: N802
 
 
 @functions.function()
-def setDebugMode(req: LegacyRequest, pandaID, modeOn) -> str:  # noqa: N802, N803
+def setDebugMode(req: LegacyRequest, pandaID, modeOn) -> str:
     """Switch debug mode of a job (as ``job/set_debug_mode``); answers the plain text of the DB
     layer (``Succeeded``, ``Already set accordingly``, ``Permission denied...``)."""
     identity = req.identity
@@ -426,12 +426,12 @@ def setDebugMode(req: LegacyRequest, pandaID, modeOn) -> str:  # noqa: N802, N80
 # event service
 # ----------------------------------------------------------------------------------------------
 @functions.function()
-def getEventRanges(  # noqa: N802
+def getEventRanges(
     req: LegacyRequest,
-    pandaID,  # noqa: N803
-    jobsetID,  # noqa: N803
-    taskID=None,  # noqa: N803
-    nRanges=10,  # noqa: N803
+    pandaID,
+    jobsetID,
+    taskID=None,
+    nRanges=10,
     timeout=60,
     scattered=None,
     segment_id=None,
@@ -454,7 +454,7 @@ def getEventRanges(  # noqa: N802
 
 
 @functions.function()
-def updateEventRanges(req: LegacyRequest, eventRanges, timeout=120, version=0, pandaID=None) -> Response | str:  # noqa: N802, N803
+def updateEventRanges(req: LegacyRequest, eventRanges, timeout=120, version=0, pandaID=None) -> Response | str:
     """Report event ranges (as ``event/update_event_ranges``): ``Returns`` (True/False/None per
     range) and ``Command`` (pilot command per PandaID), both JSON strings for version 0."""
     refusal = check_pilot_permission(req)
@@ -475,15 +475,15 @@ def updateEventRanges(req: LegacyRequest, eventRanges, timeout=120, version=0, p
 
 
 @functions.function(reply="form")
-def updateEventRange(  # noqa: N802
+def updateEventRange(
     req: LegacyRequest,
-    eventRangeID,  # noqa: N803
-    eventStatus,  # noqa: N803
-    coreCount=None,  # noqa: N803
-    cpuConsumptionTime=None,  # noqa: N803
-    objstoreID=None,  # noqa: N803
+    eventRangeID,
+    eventStatus,
+    coreCount=None,
+    cpuConsumptionTime=None,
+    objstoreID=None,
     timeout=60,
-    pandaID=None,  # noqa: N803
+    pandaID=None,
 ) -> Response | str:
     """Report one event range (as ``event/update_single_event_range``): ``Command`` (JSON string of
     the pilot commands) when it was stored, 30 otherwise (also for running/transferring, which
@@ -500,7 +500,7 @@ def updateEventRange(  # noqa: N802
 
 
 @functions.function(reply="json")
-def checkEventsAvailability(req: LegacyRequest, pandaID, jobsetID, taskID, timeout=60) -> Response:  # noqa: N802, N803
+def checkEventsAvailability(req: LegacyRequest, pandaID, jobsetID, taskID, timeout=60) -> Response:
     """Number of ready event ranges of the jobset (as ``event/get_available_event_range_count``),
     always JSON. Changes nothing."""
     try:
@@ -514,11 +514,11 @@ def checkEventsAvailability(req: LegacyRequest, pandaID, jobsetID, taskID, timeo
 # workers and resources
 # ----------------------------------------------------------------------------------------------
 @functions.function()
-def updateWorkerPilotStatus(  # noqa: N802
+def updateWorkerPilotStatus(
     req: LegacyRequest,
     site,
-    workerID,  # noqa: N803
-    harvesterID,  # noqa: N803
+    workerID,
+    harvesterID,
     status,
     timeout=60,
     node_id=None,
@@ -539,7 +539,7 @@ def updateWorkerPilotStatus(  # noqa: N802
 
 
 @functions.function()
-def getResourceTypes(req: LegacyRequest, timeout=30) -> Response:  # noqa: N802
+def getResourceTypes(req: LegacyRequest, timeout=30) -> Response:
     """The resource types with their core and memory bounds (as ``metaconfig/get_resource_types``):
     ``Returns`` 0 and ``ResourceTypes``. Changes nothing."""
     return Response(SC_SUCCESS).append("Returns", 0).append("ResourceTypes", req.engine.world.resource_type_list())
@@ -578,7 +578,7 @@ def _proxy_answer(req: LegacyRequest, target: str | None, role: Any, token_key: 
 
 
 @functions.function(reply="json")
-def getProxy(req: LegacyRequest, role=None, dn=None) -> Response:  # noqa: N802
+def getProxy(req: LegacyRequest, role=None, dn=None) -> Response:
     """The cached proxy of ``dn`` (default: the caller) for ``role`` (as ``creds/get_proxy``), for
     identities with the proxy permission: ``userProxy``; 70/90 otherwise. Always JSON."""
     return _proxy_answer(req, dn, role or None, None, tokenized=False)
@@ -592,7 +592,7 @@ def get_access_token(req: LegacyRequest, client_name, token_key=None) -> Respons
 
 
 @functions.function()
-def getKeyPair(req: LegacyRequest, publicKeyName, privateKeyName) -> Response:  # noqa: N802, N803
+def getKeyPair(req: LegacyRequest, publicKeyName, privateKeyName) -> Response:
     """A named key pair (as ``creds/get_key_pair``), for identities with the key_pair permission:
     ``publicKey``/``privateKey``; 70 (permission) or 80 (missing key) otherwise."""
     prefix = f"getKeyPair {publicKeyName}/{privateKeyName} json={req.accept_json}: "
