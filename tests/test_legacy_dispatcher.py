@@ -588,3 +588,43 @@ def test_created_payload_jobs_run_after_activation(client, engine):
     engine.clock.advance(engine.delay("job_activation") + 1)
     engine.tick()
     assert job_of(engine, job["PandaID"])["jobStatus"] == "activated"
+
+
+def test_concurrent_pilots_never_get_the_same_job(tmp_path):
+    """Eight pilots on the urllib path over a real socket: every job is dispatched exactly once."""
+    import threading
+    import urllib.request
+
+    from pandamock.app import create_app, emulator_of
+    from pandamock.server import MockServer
+
+    app = create_app({"scenario": "default", "data_dir": str(tmp_path / "data")})
+    engine = emulator_of(app).engine
+    engine.payloads.create_jobs(QUEUE, 37, sleep=0, input_size=10)
+    engine.clock.advance(engine.delay("job_activation") + 1)
+    engine.tick()
+    waiting = set(engine.store["jobs"].ids("dispatch", (QUEUE, "activated")))
+    assert len(waiting) == 40
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def pilot(url: str) -> None:
+        body = gzip.compress(json.dumps(get_job_request()).encode())
+        while True:
+            request = urllib.request.Request(f"{url}/server/panda/getJob", data=body, headers=URLLIB_HEADERS)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                reply = {k: v[0] for k, v in parse_qs(response.read().decode()).items()}
+            if reply["StatusCode"] != "0":
+                assert reply["StatusCode"] == "20"
+                return
+            with lock:
+                got.append(int(reply["PandaID"]))
+
+    with MockServer(app, port=0) as server:
+        threads = [threading.Thread(target=pilot, args=(server.url,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(got) == sorted(waiting) and len(set(got)) == len(got)
+    assert {engine.jobs.get(panda_id)["jobStatus"] for panda_id in got} == {"sent"}

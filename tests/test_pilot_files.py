@@ -203,7 +203,7 @@ def test_urllib_path_over_a_socket(live):
     request.add_header("Content-Type", "application/json")
     request.add_header("Accept-Encoding", "identity")
     request.add_header("Connection", "close")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     assert text.startswith("StatusCode=0&PandaID=") and f"transformation=http%3A%2F%2F127.0.0.1%3A{live.port}" in text
 

@@ -114,13 +114,6 @@ class LegacySpec:
     def path(self) -> str:
         return f"/server/panda/{self.name}"
 
-    # what the API pipeline's consumers (faults, OpenAPI-like listings) look for on a spec
-    method = None
-    secure = False
-    production = False
-    task_owner = False
-    raw = True
-
     def bind(self, params: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments of the call, or :class:`BindError` with Python's own call message."""
         for key in params:
