@@ -1,5 +1,6 @@
-"""The WSGI application: ``/api/...`` goes to the request pipeline, everything else to Flask
-(control plane under ``/_pandamock/``, and the pages the real server's Apache serves)."""
+"""The WSGI application: ``/api/...`` goes to the request pipeline, ``/server/panda/...`` to the
+legacy dispatcher (:mod:`pandamock.legacy`), everything else to Flask (control plane under
+``/_pandamock/``, and the pages the real server's Apache serves)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,31 @@ from .api.pipeline import ApiPipeline
 from .cache import register_cache_routes
 from .config import Settings
 from .emulator import Emulator
+from .legacy.files import register_pilot_routes
+from .legacy.pipeline import PREFIX as LEGACY_PREFIX
+from .legacy.pipeline import LegacyPipeline
 
 EXTENSION = "pandamock"
 
 
 class Dispatcher:
-    """Sends ``/api/<anything>`` to the API pipeline before Flask routing (no redirects, no
-    trailing-slash handling: the pipeline answers exactly like the real server)."""
+    """Sends ``/api/<anything>`` to the API pipeline and ``/server/panda/<anything>`` to the legacy
+    pipeline before Flask routing (no redirects, no trailing-slash handling: the pipelines answer
+    exactly like the real server)."""
 
-    def __init__(self, flask_app: Callable[..., Iterable[bytes]], api: ApiPipeline) -> None:
+    def __init__(
+        self, flask_app: Callable[..., Iterable[bytes]], api: ApiPipeline, legacy: LegacyPipeline | None = None
+    ) -> None:
         self.flask_app = flask_app
         self.api = api
+        self.legacy = legacy
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/api/") and len(path) > 5:
             return self.api(environ, start_response)
+        if self.legacy is not None and path.startswith(LEGACY_PREFIX) and len(path) > len(LEGACY_PREFIX):
+            return self.legacy(environ, start_response)
         return self.flask_app(environ, start_response)
 
 
@@ -53,7 +63,8 @@ def create_app(
     app.json.sort_keys = False
     _register_control(app, emulator)
     register_cache_routes(app, emulator)
-    app.wsgi_app = Dispatcher(app.wsgi_app, ApiPipeline(emulator))  # type: ignore[method-assign]
+    register_pilot_routes(app, emulator)
+    app.wsgi_app = Dispatcher(app.wsgi_app, ApiPipeline(emulator), LegacyPipeline(emulator))  # type: ignore[method-assign]
     return app
 
 
@@ -77,6 +88,7 @@ def _register_control(app: Flask, emulator: Emulator) -> None:
         return (
             f"pandamock {__version__}: PanDA API v1 emulator\n"
             "  /api/v1/<module>/<function>   the PanDA API\n"
+            "  /server/panda/<function>      the legacy dispatcher pilots call (getJob, updateJob, ...)\n"
             "  /_pandamock/health            emulator status\n"
             "  /_pandamock/openapi.json      OpenAPI 3 document of every endpoint\n"
             "  /_pandamock/...               control plane: reset, scenario, state, faults, clock, journal\n",

@@ -238,6 +238,9 @@ main.add_command(state.status)
 from .commands.simulate import simulate  # noqa: E402
 
 main.add_command(simulate)
+from .commands.pilot import pilot_env  # noqa: E402
+
+main.add_command(pilot_env)
 
 
 if __name__ == "__main__":  # pragma: no cover

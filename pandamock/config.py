@@ -86,6 +86,13 @@ class Settings:
     max_upload_mb: int = _spec(
         "int", "Upload size cap in MB, on top of the real server's per-endpoint limits (0: those limits only).", 768
     )
+    trf_url: str | None = _spec(
+        "str",
+        "Base URL of the payload scripts in dispatched jobs (default: <the URL the pilot used>/trf/user); "
+        "for pilots that trust fixed hosts only, e.g. http://pandaserver-doma.cern.ch:25080/trf/user "
+        "with the pilot's http_proxy set to pandamock.",
+        None,
+    )
     threads: int = _spec("int", "Worker threads of the HTTP server.", 16)
     journal_size: int = _spec("int", "Number of requests the journal keeps (the oldest are dropped).", 10000)
     journal_file: str | None = _spec("str", "Also append every journal entry to this JSON-lines file.", None)

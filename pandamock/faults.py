@@ -67,7 +67,7 @@ TEXT_PLAIN = [("Content-Type", "text/plain")]
 VALUE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "panda_id": ("job_id", "job_ids", "panda_id", "PandaID", "pandaID", "jobId"),
     "task_id": ("task_id", "jedi_task_id", "task_id_list", "jediTaskID", "taskID"),
-    "site": ("site_name", "site", "panda_queue", "computingSite", "queue"),
+    "site": ("site_name", "site", "panda_queue", "computingSite", "queue", "siteName"),
     "harvester_id": ("harvester_id", "harvesterID"),
     "worker_id": ("worker_id", "workerID", "worker_ids"),
 }

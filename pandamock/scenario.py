@@ -78,6 +78,34 @@ QUEUE_SCHEMA: dict = {
         "wnconnectivity": {"type": "string"},
         "catchall": {"type": "string"},
         "objectstores": {"type": "array"},
+        "payload": {
+            "type": ["boolean", "object"],
+            "description": "A pilot queue: its jobs run pandamock's payload script with small files that exist "
+            "in the local storage, so a real pilot can run them (see docs/pilot-legacy.md).",
+            "additionalProperties": False,
+            "properties": {
+                "sleep": {"type": "number", "minimum": 0, "description": "Seconds the payload runs (default 5)."},
+                "exit_code": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 255,
+                    "description": "Exit code of the payload (default 0; non-zero: the job fails).",
+                },
+                "output_size": {"type": "integer", "minimum": 0, "description": "Bytes of each output file."},
+                "input_size": {
+                    "type": ["integer", "array"],
+                    "minimum": 0,
+                    "items": {"type": "integer", "minimum": 0},
+                    "description": "Bytes of each generated input file, or [min, max] (default [1000, 64000]).",
+                },
+                "jobs": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Activated payload jobs generated on the queue (default: generate.activated_jobs).",
+                },
+                "message": {"type": "string", "description": "A line the payload prints."},
+            },
+        },
         "specs": {"type": "object", "description": "Any other SiteSpec attribute, written as given."},
     },
 }

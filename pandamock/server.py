@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 
 from .faults import ConnectionDropped
@@ -42,6 +43,19 @@ class _Gateway(wsgi.Gateway_10):
                     pass
                 connection.linger = True  # closed already: cheroot must not shut it down again
             raise
+
+
+class _Request(cheroot_server.HTTPRequest):
+    """Accepts request targets in absolute form (``GET http://host/path``), which an HTTP/1.1
+    server must (RFC 9112 §3.2.2): a pilot whose ``http_proxy`` is pandamock fetches its payload
+    script through it (see docs/pilot-legacy.md). The path is served; the host is not contacted."""
+
+    def __init__(self, server: Any, conn: Any, proxy_mode: bool = True, strict_mode: bool = True) -> None:
+        super().__init__(server, conn, proxy_mode=True, strict_mode=strict_mode)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
 
 
 class MockServer:
@@ -81,6 +95,7 @@ class MockServer:
             request_queue_size=max(128, self.threads * 4),
         )
         server.gateway = _Gateway
+        server.ConnectionClass = _Connection
         if self.ssl_adapter is not None:
             server.ssl_adapter = self.ssl_adapter
         server.prepare()

@@ -28,6 +28,7 @@ def test_services_are_registered(engine):
         engine.harvester,
         engine.files,
         engine.credentials,
+        engine.payloads,
     ]
     assert engine.files.data_dir.name == "data" and engine.files.cache_dir.is_dir()
 

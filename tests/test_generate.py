@@ -66,7 +66,7 @@ def test_default_world_has_what_the_scenario_promises(world):
     assert {job["computingSite"] for job in es_jobs} == {"DESY-HH_ES"}
     activated = [job for job in es_jobs if job["jobStatus"] == "activated"]
     assert activated
-    ready = world.store["event_ranges"].find("by_job_status", (activated[0]["PandaID"], "ready"))
+    ready = world.store["event_ranges"].find("by_job_status", (activated[0]["jobsetID"], "ready"))
     assert len(ready) == 20
     assert [r["job_processID"] for r in ready] == list(range(1, 21))
     statuses = Counter(job["jobStatus"] for job in jobs.values())
@@ -100,7 +100,9 @@ def test_task_and_job_values_look_like_panda(world):
         assert re.fullmatch(r"([A-Z]{2}=[^,]+)(,[A-Z]{2}=[^,]+)*", task["splitRule"])
         assert task["modificationTime"] <= world.now()
         if task["prodSourceLabel"] == "managed":
-            assert re.fullmatch(r"mc23_13p6TeV\.\d{6}\.\w+\.(simul|recon|deriv)\.e\d+(_[srp]\d+)+", task["taskName"])
+            assert re.fullmatch(
+                r"mc23_13p6TeV\.\d{6}\.\w+\.(simul|recon|deriv|pilot)\.e\d+(_[srp]\d+)+", task["taskName"]
+            )
         else:
             assert task["taskName"].startswith("user.") and task["taskName"].endswith("/")
     sites = world.world.sites
@@ -145,7 +147,9 @@ def test_job_files_are_realistic_file_specs(world):
                 produced = job["jobStatus"] == "finished"
                 assert (file["checksum"] is not None) == (produced or file["status"] == "ready")
             if job["prodSourceLabel"] == "managed" and file["type"] == "output":
-                assert re.fullmatch(r"(HITS|AOD|DAOD_PHYS)\.\d{8}\._\d{6}\.pool\.root\.1", file["lfn"])
+                assert re.fullmatch(
+                    r"(HITS|AOD|DAOD_PHYS)\.\d{8}\._\d{6}\.pool\.root\.1|TXT\.\d{8}\._\d{6}\.txt\.1", file["lfn"]
+                )
             if job["prodSourceLabel"] == "managed" and file["type"] == "log":
                 assert re.fullmatch(r"log\.\d{8}\._\d{6}\.job\.log\.tgz\.1", file["lfn"])
     assert len(guids) == 2 * len(jobs)  # every output GUID is new
@@ -154,11 +158,16 @@ def test_job_files_are_realistic_file_specs(world):
 def test_event_ranges_carry_their_input_file(world):
     jobs = world.store["jobs"]
     for event_range in world.store["event_ranges"].values():
-        job = jobs.get(event_range["PandaID"])
+        if event_range["status"] == "ready":
+            # a ready range belongs to the jobset (PandaID = jobsetID) until a consumer takes it
+            (job,) = jobs.find("by_jobset", event_range["PandaID"])
+            assert event_range["event_offset"] == job["jobsetID"]
+        else:
+            job = jobs.get(event_range["PandaID"])
         assert job["eventService"] == 1
         (input_file,) = [file for file in job["Files"] if file["type"] == "input"]
         assert event_range["eventRangeID"] == (
-            f"{job['jediTaskID']}-{job['PandaID']}-{input_file['fileID']}-"
+            f"{job['jediTaskID']}-{event_range['PandaID']}-{input_file['fileID']}-"
             f"{event_range['job_processID']}-{event_range['attemptNr']}"
         )
         assert (event_range["LFN"], event_range["GUID"], event_range["scope"]) == (

@@ -41,9 +41,9 @@ def test_generate_harvester_instances_serving_the_queues():
     assert sorted(instances.records) == ["pandamock_harvester_01", "pandamock_harvester_02"]
     assert {record["owner"] for record in instances.values()} == {"atlpilo1"}
     served = {row["computingSite"]: row["harvester_ID"] for row in engine.store.table("harvester_queues").values()}
-    assert len(served) == 6 and set(served.values()) == set(instances.records)
+    assert len(served) == len(engine.world.sites) == 7 and set(served.values()) == set(instances.records)
     workers = engine.store.table("workers")
-    assert len(workers) == 6 * 4
+    assert len(workers) == 7 * 4
     assert sorted({w["status"] for w in workers.values()}) == ["finished", "idle", "running", "submitted"]
     assert all(workers.get(key)["computingSite"] in served for key in workers.records)
     # deterministic: the same scenario generates the same world

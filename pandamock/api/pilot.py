@@ -10,6 +10,7 @@ from typing import Any, List
 
 from ..engine.jobs import update_params
 from ..engine.outcome import Failure, Reply
+from ..engine.payloads import resolve_transformation
 from . import envelope as env
 from .params import CheckFailed, ServerCrash, bind, cast_and_check
 from .registry import ApiModule
@@ -43,8 +44,9 @@ def acquire_jobs(
 ) -> dict:
     """Dispatch: reserve activated jobs of the queue (highest currentPriority first), move them
     activated -> sent and return their job dictionaries (``{"StatusCode": 0, "jobs": [...]}``).
-    Records the harvester worker <-> job link when ``harvester_id`` and ``worker_id`` are given."""
-    return req.engine.jobs.acquire(
+    Records the harvester worker <-> job link when ``harvester_id`` and ``worker_id`` are given.
+    A payload script ``/trf/user/<name>`` is answered as a URL on this server (or ``trf_url``)."""
+    reply = req.engine.jobs.acquire(
         site_name,
         production=req.identity.production,
         dn=req.identity.dn,
@@ -64,6 +66,10 @@ def acquire_jobs(
         scheduler_id=scheduler_id,
         job_type=job_type,
     )
+    trf_base = req.emulator.settings.trf_url or f"{req.base_url}/trf/user"
+    for job in reply["jobs"]:
+        job["transformation"] = resolve_transformation(job.get("transformation"), trf_base)
+    return reply
 
 
 @module.endpoint("GET")

@@ -101,6 +101,10 @@ class Engine:
         self.services.append(self.files)
         self.credentials = Credentials(self)
         self.services.append(self.credentials)
+        from .payloads import Payloads
+
+        self.payloads = Payloads(self)  # payload scripts, local storage, info-system documents
+        self.services.append(self.payloads)
 
     # -- randomness ------------------------------------------------------------------------
     @property

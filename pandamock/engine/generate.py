@@ -33,6 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import records
 from .naming import clean_user_id, has_production_role, production_working_groups
+from .payloads import (
+    PAYLOAD_TRANSFORMATION,
+    adler32_of,
+    is_pilot_queue,
+    payload_parameters,
+    payload_settings,
+    replica_bytes,
+)
 from .world import user_record
 
 if TYPE_CHECKING:
@@ -107,6 +115,11 @@ STEPS: dict[str, Step] = {
         "24.2.35", "AnalysisBase/24.2.35", "x86_64-el9-gcc13-opt", "panda-client-1.5.89-jedi-run", 20000, 20000,
         2000, 1, 11, "User Analysis", (300_000_000, 900_000_000), (2_000, 6_000),
     ),
+    # jobs of pilot queues: the emulator's payload script, small text files that exist on disk
+    "pilot": Step(
+        "pilot", "evgen", "TXT", "TXT", "", PAYLOAD_TRANSFORMATION, "24.0.53", "AtlasOffline/24.0.53",
+        "x86_64-el9-gcc13-opt", "pandamock", 100, 100, 500, 1, 15, "ATLAS Sim", (1_000, 64_000), (10, 10),
+    ),
 }  # fmt: skip
 
 LOG_SIZE = (1_500_000, 9_000_000)
@@ -132,6 +145,11 @@ FINAL_JOB_STATUSES = frozenset(("finished", "failed", "cancelled", "closed"))
 _PILOT_VERSION = "3.10.2.5"
 _JEDI_HOSTS = ("aipanda161.cern.ch", "aipanda162.cern.ch", "aipanda163.cern.ch", "aipanda164.cern.ch")
 _SERVER_HOSTS = ("pandaserver01.cern.ch", "pandaserver02.cern.ch", "pandaserver03.cern.ch")
+
+
+#: ``workDiskCount`` (MB) of a pilot queue's task: its jobs' ``maxDiskCount`` stays small, so any
+#: machine's free disk is enough for the pilot to get them.
+PILOT_WORK_DISK = 10
 
 
 class GenerateError(ValueError):
@@ -260,7 +278,14 @@ def online_queues(engine: Engine) -> list[dict]:
 def queues_for(engine: Engine, *, analysis: bool, event_service: bool, core_count: int | None = None) -> list[dict]:
     """Online queues compatible with such jobs; when none fits exactly, the closest ones
     (ignoring cores, then the job seed, then the type), so generation never dead-ends."""
-    online = online_queues(engine) or list(engine.world.sites.values())
+    # pilot queues run only the emulator's payload jobs (:func:`pilot_plan`)
+    regular = [queue for queue in engine.world.sites.values() if not is_pilot_queue(queue)]
+    online = (
+        [queue for queue in regular if queue.get("status") == "online"]
+        or regular
+        or online_queues(engine)
+        or list(engine.world.sites.values())
+    )
     for check in (
         lambda q: accepts(q, analysis=analysis, event_service=event_service, core_count=core_count),
         lambda q: accepts(q, analysis=analysis, event_service=event_service),
@@ -332,6 +357,7 @@ class TaskPlan:
     event_service: bool
     jobs: list[dict] = field(default_factory=list)
     output_files: list[dict] = field(default_factory=list)
+    payload: dict | None = None  # a pilot queue's payload settings (step "pilot")
     event_ranges: list[dict] = field(default_factory=list)
     next_serial: int = 1
     jobset_id: int | None = None
@@ -385,9 +411,11 @@ def plan_task(
     ids: IdSource | None = None,
     rng: random.Random | None = None,
     overrides: Mapping[str, Any] | None = None,
+    payload: Mapping[str, Any] | None = None,
 ) -> TaskPlan:
-    """A JEDI task (``owner``: a ``users`` record; ``step``: ``simul``, ``recon``, ``deriv`` or
-    ``analysis``) with its datasets and ``n_input_files`` input files (JEDI dataset contents).
+    """A JEDI task (``owner``: a ``users`` record; ``step``: ``simul``, ``recon``, ``deriv``,
+    ``analysis`` or ``pilot``, the emulator's payload on a pilot queue with its ``payload``
+    settings) with its datasets and ``n_input_files`` input files (JEDI dataset contents).
 
     Nothing is stored: store ``plan.records()`` (inside an operation or a bulk load).
     """
@@ -408,7 +436,7 @@ def plan_task(
     nickname = nickname_of(owner["dn"])
     user_name = owner.get("compact_name") or clean_user_id(owner["dn"])
     dsid, physics = PHYSICS[rng.randrange(len(PHYSICS))]
-    chain = {"simul": "es", "recon": "esr", "deriv": "esrp", "analysis": "esrp"}[step]
+    chain = {"simul": "es", "recon": "esr", "deriv": "esrp", "analysis": "esrp", "pilot": "es"}[step]
     tags = make_tags(rng, chain)
     input_tags = "_".join(tags.split("_")[:-1]) if step != "analysis" else tags
     parent_tid = task_id - rng.randint(200_000, 3_000_000)
@@ -548,6 +576,7 @@ def plan_task(
         queues=list(queues),
         events_per_job=events_per_job,
         event_service=event_service,
+        payload=dict(payload) if payload is not None else None,
     )
     plan.input_files = make_input_files(engine, plan, n_input_files, parent_tid=parent_tid, ids=ids, rng=rng)
     return plan
@@ -570,8 +599,17 @@ def make_input_files(
     scope = dataset["datasetName"].split(".")[0]
     files = []
     first_serial = rng.randint(1, 2000)
+    extension = _extension(plan)
     for n in range(count):
         events = plan.step.events_per_input_file
+        lfn = make_lfn(plan.step.input_type, parent_tid, first_serial + n, extension=extension)
+        guid = make_guid(rng)
+        if plan.payload is not None:
+            # a replica the emulator writes to its storage at dispatch: size and checksum of its bytes
+            data = replica_bytes(scope, lfn, rng.randint(*plan.payload["input_size"]))
+            fsize, checksum = len(data), adler32_of(data)
+        else:
+            fsize, checksum = make_file_size(rng, plan.step.input_size), make_checksum(rng)
         files.append(
             records.new_dataset_file(
                 {
@@ -579,12 +617,12 @@ def make_input_files(
                     "datasetID": dataset["datasetID"],
                     "fileID": ids.next("fileID"),
                     "creationDate": dataset["creationTime"],
-                    "lfn": make_lfn(plan.step.input_type, parent_tid, first_serial + n),
-                    "GUID": make_guid(rng),
+                    "lfn": lfn,
+                    "GUID": guid,
                     "type": "input",
                     "status": "ready",
-                    "fsize": make_file_size(rng, plan.step.input_size),
-                    "checksum": make_checksum(rng),
+                    "fsize": fsize,
+                    "checksum": checksum,
                     "scope": scope,
                     "attemptNr": 0,
                     "maxAttempt": 5,
@@ -618,6 +656,10 @@ def _split_rule(rng: random.Random, step: str, events_per_job: int, event_servic
     return ",".join(rules)
 
 
+def _extension(plan: TaskPlan) -> str:
+    return "txt" if plan.payload is not None else "pool.root"
+
+
 def _nucleus(engine: Engine) -> str | None:
     for tier in ("T0", "T1"):
         for queue in engine.world.sites.values():
@@ -633,6 +675,16 @@ def job_parameters(plan: TaskPlan, serial: int, files: Sequence[Mapping], first_
     inputs = [f["lfn"] for f in files if f["type"] == "input"]
     outputs = [f["lfn"] for f in files if f["type"] == "output"]
     step = plan.step
+    if plan.payload is not None:
+        payload = plan.payload
+        return payload_parameters(
+            inputs,
+            outputs,
+            sleep=payload["sleep"],
+            exit_code=payload["exit_code"],
+            output_size=payload["output_size"],
+            message=payload.get("message"),
+        )
     if plan.analysis:
         output = {"output.root": outputs[0]} if outputs else {}
         return (
@@ -732,7 +784,7 @@ def make_job_files(
             lfn = make_user_lfn(plan.nickname, task_id, serial, plan.step.output_type)
             size_range = (plan.step.output_size_per_event[0] * n_events, plan.step.output_size_per_event[1] * n_events)
         else:
-            lfn = make_lfn(plan.step.output_type, task_id, serial)
+            lfn = make_lfn(plan.step.output_type, task_id, serial, extension=_extension(plan))
             size_range = (plan.step.output_size_per_event[0] * n_events, plan.step.output_size_per_event[1] * n_events)
         produced = finished or (kind == "log" and failed and status != "cancelled")
         guid = make_guid(rng)
@@ -1029,12 +1081,16 @@ def make_event_ranges(
     input file's ``LFN``/``GUID``/``scope`` (what ``event/acquire_event_ranges`` hands out).
 
     ``statuses``: one per range (default from the job's status, see :func:`range_statuses`).
+    A ``ready`` range still belongs to the jobset, as in JEDI: its ``PandaID`` (and
+    ``event_offset``) is the job's ``jobsetID`` until a consumer acquires it.
     """
     statuses = list(statuses) if statuses is not None else range_statuses(job["jobStatus"], count)
     task_id = job["jediTaskID"]
     panda_id = job["PandaID"]
+    jobset_id = job.get("jobsetID") or panda_id
     file_id = input_file["fileID"]
     prefix = f"{task_id}-{panda_id}-{file_id}-"
+    ready_prefix = f"{task_id}-{jobset_id}-{file_id}-"
     base = records.new_event_range(
         {
             "eventRangeID": "",
@@ -1056,7 +1112,12 @@ def make_event_ranges(
         end = start + events_per_range - 1
         status = statuses[i]
         record = base.copy()  # one event range: the job's shared values plus its own
-        record["eventRangeID"] = f"{prefix}{i + 1}-{attempt_nr}"
+        if status == "ready":
+            record["eventRangeID"] = f"{ready_prefix}{i + 1}-{attempt_nr}"
+            record["PandaID"] = jobset_id
+            record["event_offset"] = jobset_id
+        else:
+            record["eventRangeID"] = f"{prefix}{i + 1}-{attempt_nr}"
         record["job_processID"] = i + 1
         record["status"] = status
         record["def_min_eventID"] = start
@@ -1112,7 +1173,7 @@ class Generator:
 
     def hook(self, engine: Engine, scenario: Any) -> None:
         spec = GenerateSpec.from_section(getattr(scenario, "generate", None))
-        if spec.empty:
+        if spec.empty and not any((payload_settings(queue) or {}).get("jobs") for queue in engine.world.sites.values()):
             return
         try:
             self.generate(spec)
@@ -1144,7 +1205,14 @@ class Generator:
             if self.progress is not None and statuses:
                 self.progress(len(statuses))
 
-        def new_plan(owner: Mapping, step: str, status: str, event_service: bool) -> TaskPlan:
+        def new_plan(
+            owner: Mapping,
+            step: str,
+            status: str,
+            event_service: bool,
+            queue: Mapping | None = None,
+            payload: Mapping | None = None,
+        ) -> TaskPlan:
             n_jobs = spec.jobs_per_task
             n_files = spec.files_per_dataset or max(n_jobs, 1)
             ids.reserve("fileID", n_files)
@@ -1158,8 +1226,11 @@ class Generator:
                 n_input_files=n_files,
                 events_per_job=events,
                 event_service=event_service,
+                queues=[queue] if queue is not None else None,
                 ids=ids,
                 rng=rng,
+                overrides={"workDiskCount": PILOT_WORK_DISK} if payload is not None else None,
+                payload=payload,
             )
             plans.append(plan)
             return plan
@@ -1178,8 +1249,19 @@ class Generator:
             owner = production_owners[i % len(production_owners)]
             plan = new_plan(owner, "simul", "running", event_service=True)
             run(plan, [ES_JOB_CYCLE[k % len(ES_JOB_CYCLE)] for k in range(spec.jobs_per_task)])
+        for queue in online_queues(engine):
+            payload = payload_settings(queue)
+            if payload is None:
+                continue
+            count = spec.activated_jobs if payload["jobs"] is None else int(payload["jobs"])
+            if count:
+                owner = production_owners[0]
+                plan = new_plan(owner, "pilot", "running", event_service=False, queue=queue, payload=payload)
+                run(plan, ["activated"] * count, queue=queue)
         if spec.activated_jobs:
             for queue in online_queues(engine):
+                if is_pilot_queue(queue):
+                    continue
                 plan = self._plan_for_queue(plans, queue)
                 if plan is None:
                     es_only = (queue.get("jobseed") or "std") == "es"

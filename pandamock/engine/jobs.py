@@ -21,6 +21,9 @@ Hooks for other services (the JEDI emulation builds on these):
   failed, cancelled, closed) through any path: adder, kill, unused event-service consumers.
   ``job`` is the stored record after the change. A callback may change other records (e.g.
   the job's task); an exception rolls the whole operation back.
+* :attr:`Jobs.dispatch_callbacks` — ``callback(job)`` is called, inside the dispatch operation,
+  for every job a pilot gets (``pilot/acquire_jobs``, the legacy ``getJob``), after it moved to
+  ``sent`` and before its job dictionary is made (a callback may update the job record).
 * :meth:`Jobs.create_jobs` — create jobs programmatically (JobSpec attribute dicts with
   ``Files``), stored ``defined`` and activated after ``job_activation``, or directly in any
   initial status.
@@ -196,6 +199,8 @@ class Jobs:
         self.worker_node_gpus = store.create_table("worker_node_gpus", key="gpu_key")
         #: ``callback(job, previous_status)`` for every job reaching a final status (see module doc).
         self.final_callbacks: list[FinalCallback] = []
+        #: ``callback(job)`` for every dispatched job (see module doc).
+        self.dispatch_callbacks: list[Callable[[dict], None]] = []
         engine.on("job_activate", self._activate_due)
         engine.on("job_adder", self._adder_due)
 
@@ -503,7 +508,10 @@ class Jobs:
                         changes["schedulerID"] = scheduler_id
                     if background is not True:
                         changes["jobExecutionID"] = 0
-                    sent.append(self.move(job["PandaID"], "sent", changes))
+                    moved = self.move(job["PandaID"], "sent", changes)
+                    for callback in self.dispatch_callbacks:
+                        callback(moved)
+                    sent.append(self.table.get(job["PandaID"]) if self.dispatch_callbacks else moved)
                     if harvester_id is not None and worker_id is not None:
                         self._link_worker(harvester_id, worker_id, job["PandaID"], now)
                 if sent and prod_source_label in (None, "managed"):
@@ -943,7 +951,45 @@ class Jobs:
         changes: dict[str, Any] = {}
         if status == "failed" and job.get("pilotErrorCode") in (0, None) and job.get("exeErrorCode") in (0, None):
             changes["taskBufferErrorDiag"] = "failed by the pilot without an error code"
+        files = self._reported_files(job)
+        if files is not None:
+            changes["Files"] = files
         self.move(PandaID, status, changes)
+
+    def _reported_files(self, job: Mapping) -> list[dict] | None:
+        """The job's files with what the pilot's final file report (``job_output_report``, a JSON
+        object ``{lfn: {"guid", "fsize", "adler32", "surl", ...}}``) says about its outputs and log:
+        size, ``ad:<adler32>`` checksum and GUID (kept when the report has none); None when there
+        is no readable report or it names none of the files."""
+        log = self.logs.get(job["PandaID"])
+        report = log.get("jobOutputReport") if log else None
+        if not report:
+            return None
+        try:
+            entries = json.loads(report)
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(entries, dict):
+            return None
+        files = []
+        changed = False
+        for file in job.get("Files") or ():
+            entry = entries.get(file.get("lfn")) if file.get("type") in ("output", "log") else None
+            if isinstance(entry, dict):
+                file = dict(file)
+                if entry.get("guid"):
+                    file["GUID"] = str(entry["guid"])
+                try:
+                    file["fsize"] = int(entry["fsize"])
+                except (KeyError, TypeError, ValueError):
+                    pass
+                if entry.get("adler32"):
+                    file["checksum"] = f"ad:{entry['adler32']}"
+                if entry.get("md5sum"):
+                    file["md5sum"] = str(entry["md5sum"])
+                changed = True
+            files.append(file)
+        return files if changed else None
 
     # ------------------------------------------------------------------------------------------
     # reading

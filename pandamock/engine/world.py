@@ -39,7 +39,15 @@ SITE_ATTRIBUTES: tuple[str, ...] = tuple(
 
 #: Attributes ``metaconfig/get_site_specs`` leaves out.
 SITE_SPEC_EXCLUDED = frozenset(
-    ("ddm_endpoints_input", "ddm_endpoints_output", "ddm_input", "ddm_output", "setokens_input", "num_slots_map")
+    (
+        "ddm_endpoints_input",
+        "ddm_endpoints_output",
+        "ddm_input",
+        "ddm_output",
+        "setokens_input",
+        "num_slots_map",
+        "pandamock_payload",  # the emulator's pilot-queue settings
+    )
 )
 
 #: Permission names of the scenario and PanDA's "special dispatch params" list they feed.
@@ -203,6 +211,7 @@ QUEUE_KEYS = {
     "wnconnectivity": "wnconnectivity",
     "catchall": "catchall",
     "objectstores": "objectstores",
+    "payload": "pandamock_payload",  # a pilot queue (pandamock.engine.payloads), not a SiteSpec attribute
 }
 
 
