@@ -96,7 +96,11 @@ def status_rows(counts: Mapping[Any, int], order: Iterable[str]) -> list[dict[st
     """``[{status, count, category}]`` in lifecycle order (statuses with no record left out;
     unknown ones at the end)."""
     known = list(order)
-    rows = [{"status": status, "count": counts[status], "category": category(status)} for status in known if counts.get(status)]
+    rows = [
+        {"status": status, "count": counts[status], "category": category(status)}
+        for status in known
+        if counts.get(status)
+    ]
     rows.extend(
         {"status": status, "count": count, "category": category(status)}
         for status, count in sorted(counts.items(), key=lambda item: str(item[0]))
@@ -182,7 +186,7 @@ def page_of_groups(groups: list[tuple[HashIndex, Hashable, bool]], page: int, pe
     stop = start + per_page
     ids: list = []
     offset = 0
-    for (index, key, reverse), count in zip(groups, counts):
+    for (index, key, reverse), count in zip(groups, counts, strict=True):
         if offset >= stop:
             break
         if offset + count > start:
@@ -478,14 +482,18 @@ def jobs_page(
 ) -> Page:
     """Jobs filtered by status, queue and task through the indexes.
 
-    Order: no filter, newest PandaID first; a status, most recently entered first; a queue,
+    Order: no filter, the newest stored job first; a status, the last to enter it first; a queue,
     by status then dispatch order (highest priority first); a task, most recent first."""
     with engine.operation():
         jobs = engine.store["jobs"]
         notes: list[str] = []
         if task is not None:
             if status:
-                index, key, source = jobs.index("by_task_status"), (task, status), f"jobs.by_task_status[{task}, {status!r}]"
+                index, key, source = (
+                    jobs.index("by_task_status"),
+                    (task, status),
+                    f"jobs.by_task_status[{task}, {status!r}]",
+                )
             else:
                 index, key, source = jobs.index("by_task"), task, f"jobs.by_task[{task}]"
             if queue:
@@ -505,7 +513,7 @@ def jobs_page(
             source = f"jobs.by_status[{status!r}]"
             ids, total = page_of_groups([(jobs.index("by_status"), status, True)], page, per_page)
         else:
-            source = "jobs (by PandaID, newest first)"
+            source = "jobs (newest stored first)"
             total = len(jobs)
             start = (page - 1) * per_page
             ids = list(itertools.islice(reversed(jobs.records), start, start + per_page))

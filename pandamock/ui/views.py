@@ -207,8 +207,15 @@ def blueprint(emulator: Emulator, token: str | None = None) -> Blueprint:
             if request.method == "GET" and not request.path.endswith(".json"):
                 return redirect(url_for(".login", next=request.full_path.rstrip("?")), code=303)
             return _json({"error": "the dashboard needs the control token", "status": 401}, 401)
-        if request.method == "POST" and not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf.encode()):
-            return page("error.html", 403, title="Stale form", message="This form is out of date: reload the page and try again.")
+        if request.method == "POST" and not hmac.compare_digest(
+            (request.form.get("csrf") or "").encode(), csrf.encode()
+        ):
+            return page(
+                "error.html",
+                403,
+                title="Stale form",
+                message="This form is out of date: reload the page and try again.",
+            )
         return None
 
     # -- helpers ----------------------------------------------------------------------------------
