@@ -301,7 +301,7 @@ def blueprint(emulator: Emulator, token: str | None = None) -> Blueprint:
             "scenario_name": scenario.name if scenario else None,
             "csrf": csrf,
             "token_protected": token is not None,
-            "refresh_seconds": REFRESH_SECONDS,
+            "refresh_seconds": _refresh(request.args.get("refresh")),
             "prefix": PREFIX,
             "notice": request.args.get("notice"),
         }
@@ -568,6 +568,14 @@ def blueprint(emulator: Emulator, token: str | None = None) -> Blueprint:
         return response
 
     return bp
+
+
+def _refresh(value: str | None) -> int:
+    """Seconds between two polls of the overview feed (``?refresh=N``, 1 to 300)."""
+    try:
+        return min(max(int(value), 1), 300) if value else REFRESH_SECONDS
+    except ValueError:
+        return REFRESH_SECONDS
 
 
 def _entry_row(entry: Mapping[str, Any]) -> dict[str, Any]:
