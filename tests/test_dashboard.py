@@ -645,6 +645,11 @@ def test_page_of_groups_matches_the_concatenated_groups():
                 ids, total = queries.page_of_groups(groups, page, per_page)
                 assert total == 37
                 assert ids == flat[(page - 1) * per_page : page * per_page], (index_name, reverse, per_page, page)
+    ordered = {key: None for key in "abcdefghij"}
+    for start in range(12):
+        for stop in range(start, 13):
+            assert queries.dict_slice(ordered, start, stop) == list("abcdefghij")[start:stop]
+            assert queries.dict_slice(ordered, start, stop, reverse=True) == list("jihgfedcba")[start:stop]
     page = queries.Page(list(range(10)), 95, 5, 10)
     assert (page.pages, page.start, page.end) == (10, 41, 50)
     assert page.window(1) == [1, None, 4, 5, 6, None, 10]

@@ -165,7 +165,7 @@ def group_slice(index: HashIndex, key: Hashable, start: int, stop: int, reverse:
     """Ids at positions ``start:stop`` of one index group (``reverse``: counted from the end).
 
     A sorted group is sliced by position (O(log n + k)); a hash group (insertion order: the
-    order in which records entered the group) is walked up to ``stop``."""
+    order in which records entered the group) is walked from its nearer end."""
     bucket = index.buckets.get(key)
     if not bucket or stop <= start:
         return []
@@ -174,7 +174,20 @@ def group_slice(index: HashIndex, key: Hashable, start: int, stop: int, reverse:
         if reverse:
             return [rid for _, rid in reversed(bucket[max(0, size - stop) : max(0, size - start)])]
         return [rid for _, rid in bucket[start:stop]]
-    ordered: Iterator = reversed(bucket) if reverse else iter(bucket)
+    return dict_slice(bucket, start, stop, reverse)
+
+
+def dict_slice(mapping: Mapping, start: int, stop: int, reverse: bool = False) -> list:
+    """Keys at positions ``start:stop`` of a dict in insertion order (``reverse``: from the end),
+    walking from the nearer end (a last page costs a page, not the whole dict)."""
+    size = len(mapping)
+    stop = min(stop, size)
+    if start >= stop:
+        return []
+    if start > size - stop:
+        backward: Iterator = iter(mapping) if reverse else reversed(mapping)  # type: ignore[call-overload]
+        return list(itertools.islice(backward, size - stop, size - start))[::-1]
+    ordered: Iterator = reversed(mapping) if reverse else iter(mapping)  # type: ignore[call-overload]
     return list(itertools.islice(ordered, start, stop))
 
 
@@ -516,7 +529,7 @@ def jobs_page(
             source = "jobs (newest stored first)"
             total = len(jobs)
             start = (page - 1) * per_page
-            ids = list(itertools.islice(reversed(jobs.records), start, start + per_page))
+            ids = dict_slice(jobs.records, start, start + per_page, reverse=True)
         items = [jobs.records[rid] for rid in ids if rid in jobs.records]
     return Page(items, total, page, per_page, source=source, notes=notes)
 
