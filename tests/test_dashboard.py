@@ -616,10 +616,11 @@ def test_rule_from_form():
         "status": 503,
         "retry_after": 120,
     }
+    assert rule_from_form({"delay": "1..2"}) == {"delay": [1.0, 2.0]}
     for form, message in [
         ({"status": "x"}, "status: expected an integer, got 'x'"),
         ({"probability": "half"}, "probability: expected a number, got 'half'"),
-        ({"delay": "soon"}, "delay: expected seconds or 'min-max', got 'soon'"),
+        ({"delay": "soon"}, "delay: expected seconds or 'min-max' (or min..max), got 'soon'"),
         ({"more": "[1]"}, "more fields: expected a JSON object, got list"),
     ]:
         with pytest.raises(FormError, match=re.escape(message)):

@@ -107,11 +107,11 @@ def rule_from_form(form: Mapping[str, str]) -> dict[str, Any]:
                 raise FormError(f"{name}: expected a number, got {value!r}") from None
     delay = (form.get("delay") or "").strip()
     if delay:
-        parts = _split(delay.replace("-", ",")) if not delay.startswith("-") else [delay]
+        parts = _split(delay.replace("..", ",").replace("-", ",")) if not delay.startswith("-") else [delay]
         try:
             numbers = [float(part) for part in parts]
         except ValueError:
-            raise FormError(f"delay: expected seconds or 'min-max', got {delay!r}") from None
+            raise FormError(f"delay: expected seconds or 'min-max' (or min..max), got {delay!r}") from None
         rule["delay"] = numbers[0] if len(numbers) == 1 else numbers
     production = (form.get("production") or "").strip().lower()
     if production in ("true", "false"):
