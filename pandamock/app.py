@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from .api.openapi import build as build_openapi
 from .api.pipeline import ApiPipeline
@@ -17,6 +17,7 @@ from .emulator import Emulator
 from .legacy.files import register_pilot_routes
 from .legacy.pipeline import PREFIX as LEGACY_PREFIX
 from .legacy.pipeline import LegacyPipeline
+from .ui import register as register_ui
 
 EXTENSION = "pandamock"
 
@@ -62,6 +63,7 @@ def create_app(
     app.extensions[EXTENSION] = emulator
     app.json.sort_keys = False
     _register_control(app, emulator)
+    register_ui(app, emulator)
     register_cache_routes(app, emulator)
     register_pilot_routes(app, emulator)
     app.wsgi_app = Dispatcher(app.wsgi_app, ApiPipeline(emulator), LegacyPipeline(emulator))  # type: ignore[method-assign]
@@ -85,13 +87,17 @@ def _register_control(app: Flask, emulator: Emulator) -> None:
 
     @app.get("/")
     def index() -> Any:
-        return (
+        text = (
             f"pandamock {__version__}: PanDA API v1 emulator\n"
             "  /api/v1/<module>/<function>   the PanDA API\n"
             "  /server/panda/<function>      the legacy dispatcher pilots call (getJob, updateJob, ...)\n"
             "  /_pandamock/health            emulator status\n"
             "  /_pandamock/openapi.json      OpenAPI 3 document of every endpoint\n"
-            "  /_pandamock/...               control plane: reset, scenario, state, faults, clock, journal\n",
-            200,
-            {"Content-Type": "text/plain"},
+            "  /_pandamock/...               control plane: reset, scenario, state, faults, clock, journal\n"
+            + ("  /_pandamock/ui/               web dashboard\n" if settings.control else "")
         )
+        if "text/html" in request.headers.get("Accept", ""):  # a browser: the same, with links
+            from .ui import index_page
+
+            return index_page(text), 200, {"Content-Type": "text/html; charset=utf-8"}
+        return text, 200, {"Content-Type": "text/plain"}

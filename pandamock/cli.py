@@ -117,6 +117,8 @@ def serve(**options: Any) -> None:
         f"auth {settings.auth_mode}); Ctrl-C to stop",
         err=False,
     )
+    if settings.control:
+        click.echo(f"pandamock: dashboard at {server.url}/_pandamock/ui/")
     sys.stdout.flush()
     stop = threading.Event()
 

@@ -144,6 +144,7 @@ RULE_SCHEMA: dict = {
         "body": {"type": "string", "description": "malformed: the body to send instead."},
         "data": {"description": "fail: the envelope's data (default null)."},
         "continue": {"type": "boolean", "description": "After firing, let later rules fire too."},
+        "disabled": {"type": "boolean", "description": "Keep the rule (and its counters) but never match."},
     },
 }
 
@@ -572,6 +573,7 @@ class Rule:
             "after" if self.action in ("truncate", "malformed") and "body" not in d else "before"
         )
         self.continues = bool(d.get("continue", False))
+        self.disabled = bool(d.get("disabled", False))
         self.start, self.end, self.slice, self.period = self._window()
         self.matched = 0
         self.fired = 0
@@ -674,6 +676,8 @@ class Rule:
 
     # -- describing ----------------------------------------------------------------------------
     def state(self, now: float) -> str:
+        if self.disabled:
+            return "disabled"
         if self.max is not None and self.fired >= self.max:
             return "exhausted"
         if self.first is not None and self.matched >= self.first:
@@ -898,7 +902,9 @@ class FaultEngine:
         found = cache.get((key, method))
         if found is None:
             with self._lock:
-                found = _Candidates(tuple(rule for rule in self.rules if rule.matches_endpoint(key, method)))
+                found = _Candidates(
+                    tuple(rule for rule in self.rules if not rule.disabled and rule.matches_endpoint(key, method))
+                )
                 if cache is self._candidates and len(cache) < 4096:  # methods come from clients
                     cache[(key, method)] = found
         return found

@@ -494,6 +494,21 @@ def test_update_keeps_counters_and_delete(emu, fc):
     assert is_alive(fc).status_code == 200
 
 
+def test_disabled_rule_keeps_its_counters_and_never_matches(emu, fc):
+    add(emu, id="r", endpoint="system/is_alive", status=500)
+    add(emu, id="later", endpoint="system/is_alive", status=503)
+    assert is_alive(fc).status_code == 500
+    emu.faults.update("r", {"disabled": True})
+    assert emu.faults.get("r").describe(emu.faults.now())["state"] == "disabled"
+    assert is_alive(fc).status_code == 503  # the next rule fires instead
+    assert (emu.faults.get("r").matched, emu.faults.get("r").fired) == (1, 1)
+    emu.faults.update("r", {"disabled": None})
+    assert "disabled" not in emu.faults.get("r").definition
+    assert is_alive(fc).status_code == 500
+    assert emu.faults.get("r").describe(emu.faults.now())["state"] == "active"
+    assert rule_problems({"status": 500, "disabled": "yes"}) == ["disabled: expected a boolean (true/false), got 'yes'"]
+
+
 def test_scenario_rules_come_back_on_reset(fapp):
     emulator = emulator_of(fapp)
     scenario = load("default").as_dict()

@@ -18,9 +18,10 @@ from tinydb import TinyDB
 
 from pandamock.config import Settings
 from pandamock.emulator import Emulator
-from pandamock.engine import records
+from pandamock.engine import Engine, records
 from pandamock.engine.persistence import StateFileError, StateStorage
 from pandamock.engine.statuses import JOB, transition
+from pandamock.scenario import load
 
 FROZEN = {"start": "2026-11-29T12:00:00", "frozen": True}
 
@@ -352,7 +353,9 @@ def test_serve_with_a_state_file_survives_kill_9(tmp_path):
     process, url = _serve(path, "--scenario", "empty")  # the state file wins over --scenario
     try:
         counts = _counts(url)
-        generated = 5  # the default world's tasks
+        fresh = Engine()
+        fresh.load_scenario(load("default"))
+        generated = len(fresh.store["tasks"])  # the default world's tasks
         assert len(acknowledged) <= counts["tasks"] - generated <= len(acknowledged) + 1
         assert counts["jobs"] > 0  # the default world of the state file, not the empty scenario
         process.send_signal(signal.SIGKILL)
