@@ -15,6 +15,7 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .faults import RuleError, UnknownRule, normalise_fields
 from .journal import json_default
@@ -329,6 +330,16 @@ def blueprint(emulator: Emulator, enabled: bool = True, token: str | None = None
 
     if not enabled:
         return bp
+
+    @bp.before_request
+    def refuse_cross_site() -> Response | None:
+        # browsers name the page that sends a request in Origin; a page elsewhere must not be able
+        # to steer the emulator (a form can POST text/plain JSON without a CORS preflight)
+        origin = request.headers.get("Origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin != "null":
+            if urlsplit(origin).netloc != request.host:
+                return _error(403, f"cross-site request from {origin} refused")
+        return None
 
     if token:
 

@@ -385,3 +385,13 @@ def test_http_client_datetimes_round_trip(server):
     job = control.state("jobs")["records"]["jobs"][0]
     assert job["PandaID"] == 3 and hasattr(job["stateChangeTime"], "isoformat")
     control.reset()
+
+
+def test_cross_site_requests_are_refused(cc, emu):
+    refused(
+        cc.post("/_pandamock/reset", headers={"Origin": "https://evil.example"}),
+        403,
+        "cross-site request from https://evil.example refused",
+    )
+    ok(cc.post("/_pandamock/reset", headers={"Origin": "http://localhost"}))
+    ok(cc.get("/_pandamock/faults", headers={"Origin": "https://evil.example"}))
