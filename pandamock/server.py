@@ -88,7 +88,7 @@ class MockServer:
             (self.host, self.requested_port),
             self.app,
             numthreads=self.threads,
-            server_name="pandamock",
+            server_name="Apache",  # the real server answers from behind Apache httpd
             timeout=30,
             shutdown_timeout=2,
             # cheroot's default listen backlog (5) resets connections when dozens of pilots connect at once
