@@ -273,9 +273,8 @@ class DataCarousel:
             if request is None:
                 raise Failure(MESSAGE_NO_REQUEST)
             if request["status"] not in ("queued", "staging"):
-                raise Failure(
-                    f"failed to resubmit request_id={request['request_id']} : status={request['status']} not queued or staging"
-                )
+                rid, status = request["request_id"], request["status"]
+                raise Failure(f"failed to resubmit request_id={rid} : status={status} not queued or staging")
             now = self.engine.now()
             transition(self.requests, request["request_id"], DATA_CAROUSEL, "cancelled", now, changes={"end_time": now})
             new = created(

@@ -48,7 +48,7 @@ from .generate import STEPS, make_checksum, make_file_size, make_guid, queues_fo
 from .jobs import ACTIVE_TABLE, ES_JOB, JOB_CLONING, NOT_FINAL
 from .naming import clean_user_id, primary_production_working_group
 from .outcome import Failure
-from .statuses import JOB_FINAL, TASK, TASK_FINAL, created, transition
+from .statuses import TASK, TASK_FINAL, created, transition
 from .store import HashIndex, SortedIndex
 from .task_views import TaskViews
 
@@ -396,7 +396,8 @@ class Tasks(TaskViews):
             return 5, status
         return (
             2,
-            f"jediTaskID={task_id} is already queued for outDS={params['taskName']}. You cannot submit duplicated tasks",
+            f"jediTaskID={task_id} is already queued for outDS={params['taskName']}. "
+            "You cannot submit duplicated tasks",
         )
 
     def register(

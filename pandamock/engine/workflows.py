@@ -179,7 +179,7 @@ class Workflows:
             return
         now = self.engine.now()
         ids: dict[str, int] = {}
-        for member, (name, spec) in enumerate(steps.items()):
+        for name, spec in steps.items():
             if not isinstance(spec, Mapping) or not isinstance(spec.get("task_params"), Mapping):
                 self._fail(workflow_id, f"step {name} has no task_params")
                 return
