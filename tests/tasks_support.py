@@ -206,7 +206,9 @@ def until(engine, task_id: int, statuses: set[str] | str, limit: float = 3600, s
         waited += step
 
 
-def run_pilots(client, engine, queue: str, label: str | None, fail: set[int] = frozenset(), rounds: int = 20) -> list[int]:
+def run_pilots(
+    client, engine, queue: str, label: str | None, fail: set[int] = frozenset(), rounds: int = 20
+) -> list[int]:
     """Pilots on ``queue`` take every activated job through the pilot API and end it (finished, or
     failed for the PandaIDs in ``fail``); returns the PandaIDs they ran."""
     ran = []

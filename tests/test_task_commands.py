@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported from tests.tasks_support
 """The command table of reference §7.2, cell by cell: every task command in every task status is
 accepted (registered now, applied by JEDI after the task_command delay: its re-check, then the
 "doing" status) or refused with data=4 and PanDA's exact message."""
@@ -45,7 +46,7 @@ DOING = {
 
 
 def cells():
-    for endpoint, (command, _) in ENDPOINTS.items():
+    for endpoint in ENDPOINTS:
         for status in TASK_STATUSES:
             yield pytest.param(endpoint, status, id=f"{endpoint}-{status}")
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures are imported from tests.tasks_support
 """End to end through HTTP: tasks submitted, their jobs run by pilots through the pilot API, the task
 ending as JEDI ends it; failures and retries, pause/resume, kill, reassign, event service, staging."""
 
@@ -192,7 +193,9 @@ def test_kill_while_running(client, engine):
     advance(engine, 20)
     ids = sorted(engine.jobs.table.ids("by_task", task_id))
     # one job runs on a worker node, the others are still queued
-    job = call(client, "POST", "pilot/acquire_jobs", site_name=ANALYSIS_QUEUE, prod_source_label="user")["data"]["jobs"][0]
+    job = call(client, "POST", "pilot/acquire_jobs", site_name=ANALYSIS_QUEUE, prod_source_label="user")["data"][
+        "jobs"
+    ][0]
     running = job["PandaID"]
     call(client, "POST", "pilot/update_job", job_id=running, job_status="running")
     reply = call(client, "POST", "task/kill", headers=AS_JDOE, task_id=task_id)
@@ -223,7 +226,9 @@ def test_finish_soft_waits_for_running_jobs(client, engine):
     task_id = submit(client, prun_params(n_jobs=3, site=ANALYSIS_QUEUE))["data"]
     until(engine, task_id, "running")
     advance(engine, 20)
-    job = call(client, "POST", "pilot/acquire_jobs", site_name=ANALYSIS_QUEUE, prod_source_label="user")["data"]["jobs"][0]
+    job = call(client, "POST", "pilot/acquire_jobs", site_name=ANALYSIS_QUEUE, prod_source_label="user")["data"][
+        "jobs"
+    ][0]
     call(client, "POST", "pilot/update_job", job_id=job["PandaID"], job_status="running")
     assert call(client, "POST", "task/finish", headers=AS_JDOE, task_id=task_id, soft=True)["data"] == 0
     advance(engine, 120)
@@ -323,7 +328,10 @@ def test_refused_parameters_break_the_task(client, engine):
     "params, message",
     [
         ({"vo": "atlas", "prodSourceLabel": "user"}, "failed to insert task parameters: 'taskName' is missing"),
-        ({"taskName": 5, "vo": "atlas", "prodSourceLabel": "user"}, "failed to insert task parameters: 'taskName' must be a non-empty string"),
+        (
+            {"taskName": 5, "vo": "atlas", "prodSourceLabel": "user"},
+            "failed to insert task parameters: 'taskName' must be a non-empty string",
+        ),
     ],
 )
 def test_server_side_refusals(client, engine, params, message):
