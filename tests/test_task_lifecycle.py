@@ -339,3 +339,27 @@ def test_server_side_refusals(client, engine, params, message):
     reply = submit(client, params)
     assert reply == {"success": False, "message": message, "data": 4}
     assert engine.counts()["tasks"] == before
+
+
+def test_jobs_failed_by_a_lost_harvester_worker_reach_the_task(client, engine):
+    """A syncLevel=1 final worker fails its running jobs through the job service: JEDI sees them."""
+    task_id = submit(client, prun_params(n_jobs=1, site=ANALYSIS_QUEUE, maxAttempt=1))["data"]
+    until(engine, task_id, "running")
+    advance(engine, 20)
+    job = call(
+        client,
+        "POST",
+        "pilot/acquire_jobs",
+        site_name=ANALYSIS_QUEUE,
+        prod_source_label="user",
+        harvester_id="h1",
+        worker_id=9,
+    )["data"]["jobs"][0]
+    call(client, "POST", "pilot/update_job", job_id=job["PandaID"], job_status="running")
+    final = {"workerID": 9, "status": "failed", "syncLevel": 1, "diagMessage": "killed by batch"}
+    assert call(client, "POST", "harvester/update_workers", harvester_id="h1", workers=[final])["data"] == [True]
+    advance(engine, 30)  # the adder fails the job
+    assert engine.jobs.get(job["PandaID"])["jobStatus"] == "failed"
+    [row] = engine.tasks.files.find("by_panda", job["PandaID"])[:1]
+    assert row["status"] == "failed"  # the task's input saw the failure (no attempt left)
+    assert until(engine, task_id, "failed") == "failed"

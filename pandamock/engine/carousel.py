@@ -189,8 +189,10 @@ class DataCarousel:
         tasks = self.engine.tasks
         for request_id in request_ids:
             for task_id in self._tasks_of(request_id):
-                links = self.relations.find("by_task", task_id)
-                if all(self.requests.get(link["request_id"])["status"] in ("done", "retired") for link in links):
+                # a cancelled request was superseded (change_staging_destination made a new one)
+                current = [self.requests.get(link["request_id"]) for link in self.relations.find("by_task", task_id)]
+                current = [request for request in current if request["status"] != "cancelled"]
+                if current and all(request["status"] in ("done", "retired") for request in current):
                     tasks.inputs_staged(task_id)
 
     def _stage_due(self, request_id: int) -> None:
