@@ -363,3 +363,18 @@ def test_jobs_failed_by_a_lost_harvester_worker_reach_the_task(client, engine):
     [row] = engine.tasks.files.find("by_panda", job["PandaID"])[:1]
     assert row["status"] == "failed"  # the task's input saw the failure (no attempt left)
     assert until(engine, task_id, "failed") == "failed"
+
+
+def test_progression_is_kept_when_the_request_that_applied_it_is_refused(client, engine):
+    """JEDI's steps that came due are applied before a request and stay applied when the request
+    itself fails (here: a pilot finding no job)."""
+    task_id = submit(client, prun_params(n_jobs=1, site=ANALYSIS_QUEUE))["data"]
+    engine.clock.advance(60)
+    reply = call(client, "POST", "pilot/acquire_jobs", site_name="UKI-LT2-QMUL_TEST")
+    assert reply == {"success": False, "message": "No jobs in PanDA", "data": None}
+    assert engine.tasks.get(task_id)["status"] == "defined"
+    assert not [
+        step
+        for step in engine.pending_steps()
+        if step["args"].get("jediTaskID") == task_id and step["due"] <= engine.clock.time()
+    ]

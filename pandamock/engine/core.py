@@ -134,13 +134,21 @@ class Engine:
     # -- operations ------------------------------------------------------------------------
     @contextmanager
     def operation(self) -> Iterator[Transaction]:
-        """Lock, apply due progression steps, then run the block atomically."""
+        """Lock, apply due progression steps, then run the block atomically.
+
+        The due steps commit in a transaction of their own before the block: what PanDA did
+        asynchronously meanwhile stays done when the block is refused (a :class:`Failure` such as
+        "No jobs in PanDA" rolls back the block only)."""
         with self.store.lock:
-            outermost = not self.store.in_transaction
-            with self.store.transaction() as tx:
-                if outermost:
+            if not self.store.in_transaction and self._has_due():
+                with self.store.transaction():
                     self._run_due()
+            with self.store.transaction() as tx:
                 yield tx
+
+    def _has_due(self) -> bool:
+        bucket = self.pending.index("due").buckets.get(())
+        return bool(bucket) and bucket[0][0][0] <= self.clock.time()
 
     def tick(self) -> None:
         """Apply whatever progression steps have come due (e.g. after the clock moved)."""
