@@ -165,7 +165,9 @@ def end_to_end(options: argparse.Namespace) -> None:
     print(f"  requests: {requests} ({merged.requests} pilot calls, {options.tasks} submissions, {polls} status polls)")
     print(f"  throughput: {requests / elapsed:.0f} req/s overall, {merged.rps:.0f} req/s during the fleet's run")
     for endpoint, stats in merged.endpoint_stats().items():
-        print(f"  {endpoint:<28} {stats['count']:>7} calls  p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms")
+        print(
+            f"  {endpoint:<28} {stats['count']:>7} calls  p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms"
+        )
 
 
 # -- part 2 -----------------------------------------------------------------------------------------------
@@ -253,14 +255,15 @@ def modified_since(options: argparse.Namespace) -> None:
                 ),
             )
     print(
-        f"2. get_tasks_modified_since answering {options.result} tasks, state of {options.small} vs {options.big} tasks (best of {options.rounds} interleaved rounds):"
+        f"2. get_tasks_modified_since answering {options.result} tasks, state of {options.small} vs "
+        f"{options.big} tasks (best of {options.rounds} interleaved rounds):"
     )
-    print(
-        f"  engine query:  {engine_times['small'] * 1e6:8.1f} us vs {engine_times['big'] * 1e6:8.1f} us   ratio big/small {engine_times['big'] / engine_times['small']:.2f} (goal <= 1.2)"
-    )
-    print(
-        f"  HTTP request:  {http_times['small'] * 1e6:8.1f} us vs {http_times['big'] * 1e6:8.1f} us   ratio big/small {http_times['big'] / http_times['small']:.2f} (goal <= 1.2)"
-    )
+    for label, times in (("engine query", engine_times), ("HTTP request", http_times)):
+        ratio = times["big"] / times["small"]
+        print(
+            f"  {label + ':':<14} {times['small'] * 1e6:8.1f} us vs {times['big'] * 1e6:8.1f} us   "
+            f"ratio big/small {ratio:.2f} (goal <= 1.2)"
+        )
 
 
 def main() -> None:
