@@ -200,6 +200,9 @@ def test_decode_idds_enum_always_fails(client):
         response = client.open("/api/v1/idds/decode_idds_enum", method=method)
         assert response.status_code == 500
         assert response.data == b"argument of type 'PandaRequest' is not iterable"
+    with_parameters = client.get("/api/v1/idds/decode_idds_enum?x=1", headers={"Accept": "application/json"})
+    assert with_parameters.status_code == 200  # pandamock validates first (see the fidelity notes)
+    assert json.loads(with_parameters.data)["message"] == "Argument error: got an unexpected keyword argument 'x'"
 
 
 # -- data carousel -------------------------------------------------------------------------------------------
