@@ -378,3 +378,30 @@ def test_progression_is_kept_when_the_request_that_applied_it_is_refused(client,
         for step in engine.pending_steps()
         if step["args"].get("jediTaskID") == task_id and step["due"] <= engine.clock.time()
     ]
+
+
+def test_a_task_survives_a_restart_with_a_state_file(tmp_path):
+    """Tasks, their parameters, JEDI's bookkeeping and pending steps are part of the durable state."""
+    from pandamock.config import Settings
+    from pandamock.emulator import Emulator
+    from tests.tasks_support import JDOE_DN, tasks_scenario
+
+    path = tmp_path / "state.json"
+    first = Emulator(Settings.load({"state_file": str(path)}, environ={}), scenario=tasks_scenario())
+    engine = first.engine
+    _, message = engine.tasks.submit(prun_params(n_jobs=2, site=ANALYSIS_QUEUE), JDOE_DN, False)
+    task_id = int(message.split("=")[-1])
+    advance(engine, 60 * 3, steps=3)  # defined, ready, scouting: jobs made
+    assert engine.tasks.get(task_id)["status"] == "scouting"
+    jobs = sorted(engine.jobs.table.ids("by_task", task_id))
+    assert engine.tasks.command(task_id, "pause", JDOE_DN, True)[0] == 0
+    first.close()
+    again = Emulator(Settings.load({"state_file": str(path)}, environ={}), scenario=tasks_scenario())
+    restored = again.engine
+    assert restored.tasks.get(task_id)["status"] == "scouting"
+    assert sorted(restored.jobs.table.ids("by_task", task_id)) == jobs
+    assert restored.tasks.params.get(task_id)["taskParams"] == engine.tasks.params.get(task_id)["taskParams"]
+    advance(restored, 120)  # the registered pause is applied after the restart
+    assert restored.tasks.get(task_id)["status"] == "paused"
+    assert {restored.jobs.get(p)["jobStatus"] for p in jobs} == {"throttled"}
+    again.close()
