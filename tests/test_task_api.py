@@ -263,6 +263,7 @@ def test_get_tasks_detailed_info_since(client, engine):
     assert [t["jediTaskID"] for t in regex["data"]] == [first]
     limited = call(client, "GET", "task/get_tasks_detailed_info_since", headers=AS_JDOE, n_tasks=1)
     assert len(limited["data"]) == 1
+    assert call(client, "GET", "task/get_tasks_detailed_info_since", headers=AS_JDOE, n_tasks=0)["data"] == []
     assert (
         call(client, "GET", "task/get_tasks_detailed_info_since", filters="[1]")["message"]
         == "filters must be a JSON object"

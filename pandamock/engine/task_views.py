@@ -308,8 +308,8 @@ class TaskViews:
                 records = self.table.records  # type: ignore[attr-defined]
                 start = (moment, 0) if moment is not None else (_EPOCH, 0)
                 candidates = (records[task_id] for (_, task_id), _ in _from(bucket, start))
-            chosen = []
-            for task in candidates:
+            chosen: list[dict] = []
+            for task in candidates if limit else ():
                 if moment is not None and (task.get("modificationTime") or _EPOCH) < moment:
                     continue
                 if all(_equal(task.get(key), value) for key, value in criteria.items()):
