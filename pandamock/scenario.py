@@ -170,6 +170,13 @@ PROGRESSION_SCHEMA: dict = {
         "task_step": {"type": "number", "minimum": 0, "description": "Each JEDI step of a new task."},
         "task_command": {"type": "number", "minimum": 0, "description": "A registered task command is applied."},
         "task_completion": {"type": "number", "minimum": 0, "description": "All jobs final -> task final."},
+        "data_carousel_staging": {
+            "type": "number",
+            "minimum": 0,
+            "description": "A queued data-carousel request starts staging.",
+        },
+        "data_carousel_done": {"type": "number", "minimum": 0, "description": "A staging request is done."},
+        "async_request": {"type": "number", "minimum": 0, "description": "Each step of an async request."},
         "harvester_command": {"type": "number", "minimum": 0},
         "cache_file_lifetime": {
             "type": "number",

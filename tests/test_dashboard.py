@@ -248,7 +248,7 @@ def test_task_page_parameters_jobs_datasets_files_history(client, world, no_scan
     listed = [int(cells(row)[0]) for row in re.findall(r"<tr>.*?</tr>", section.split("<tbody>")[1], re.S)]
     assert listed == store["dataset_files"].ids("by_dataset", with_files["datasetID"])[2:4]
     assert f"3–{min(4, count)} of {count}" in section
-    assert "keeps no task commands" in page
+    assert "No command was registered for this task." in page
     assert "<th>jediTaskID</th>" in re.search(r'id="task-attributes".*?</table>', page, re.S).group(0)
 
 
@@ -260,18 +260,19 @@ def test_task_page_unknown_task_and_bad_dataset(client, world):
     assert "files: expected a datasetID (an integer), got &#39;abc&#39;" in text(bad)
 
 
-def test_task_page_shows_commands_of_a_task_command_table():
+def test_task_page_shows_the_command_registered_for_the_task():
     app = create_app({"scenario": "default"})
     engine = emulator_of(app).engine
-    table = engine.store.create_table("task_commands", key="id", indexes=[HashIndex("by_task", ["jediTaskID"])])
-    task_id = engine.store["tasks"].ids("by_status", "running")[0]
-    with engine.operation():
-        table.insert({"id": 1, "jediTaskID": task_id, "command": "pause", "status": "done", "comment": "by jdoe"})
-        table.insert({"id": 2, "jediTaskID": task_id + 1, "command": "kill", "status": "new", "comment": None})
-    page = text(app.test_client().get(f"{UI}/tasks/{task_id}"))
+    client = app.test_client()
+    running = engine.store["tasks"].ids("by_status", "running")
+    task_id, other = running[0], running[1]
+    reply = client.post("/api/v1/task/pause", json={"task_id": task_id}, headers={"Accept": "application/json"})
+    assert json.loads(reply.data)["data"] == 0
+    page = text(client.get(f"{UI}/tasks/{task_id}"))
     section = re.search(r'<section class="card" id="commands">.*?</section>', page, re.S).group(0)
-    assert "<th>command</th>" in section and ">pause<" in section and "by jdoe" in section
-    assert ">kill<" not in section and "from table task_commands" in section
+    assert "<th>command</th>" in section and ">pause<" in section and "from table task_commands" in section
+    other_page = text(client.get(f"{UI}/tasks/{other}"))
+    assert "No command was registered for this task." in other_page
 
 
 def test_task_commands_without_an_index_and_under_another_name():

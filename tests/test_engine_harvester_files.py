@@ -28,6 +28,11 @@ def test_services_are_registered(engine):
         engine.harvester,
         engine.files,
         engine.credentials,
+        engine.tasks,
+        engine.carousel,
+        engine.workflows,
+        engine.idds,
+        engine.async_requests,
         engine.payloads,
     ]
     assert engine.files.data_dir.name == "data" and engine.files.cache_dir.is_dir()

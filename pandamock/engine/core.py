@@ -35,6 +35,9 @@ DEFAULT_PROGRESSION: dict[str, float] = {
     "task_step": 2.0,  # JEDI: registered -> defined -> ready -> scouting -> running
     "task_command": 10.0,  # a registered task command is applied by JEDI
     "task_completion": 2.0,  # all jobs final -> task done / finished / failed
+    "data_carousel_staging": 60.0,  # data carousel: a queued staging request starts staging
+    "data_carousel_done": 600.0,  # data carousel: a staging request is done
+    "async_request": 1.0,  # async_process: each step of a request on a machine
     "harvester_command": 0.0,  # new sweep commands become visible
     "cache_file_lifetime": 7 * 24 * 3600.0,  # an untouched cache file leaves the file server
 }
@@ -101,6 +104,18 @@ class Engine:
         self.services.append(self.files)
         self.credentials = Credentials(self)
         self.services.append(self.credentials)
+        from .async_requests import AsyncRequests
+        from .carousel import DataCarousel
+        from .idds import Idds
+        from .tasks import Tasks
+        from .workflows import Workflows
+
+        self.tasks = Tasks(self)  # JEDI in miniature (needs self.jobs)
+        self.carousel = DataCarousel(self)
+        self.workflows = Workflows(self)  # needs self.tasks
+        self.idds = Idds(self)
+        self.async_requests = AsyncRequests(self)
+        self.services.extend([self.tasks, self.carousel, self.workflows, self.idds, self.async_requests])
         from .payloads import Payloads
 
         self.payloads = Payloads(self)  # payload scripts, local storage, info-system documents
@@ -123,13 +138,21 @@ class Engine:
     # -- operations ------------------------------------------------------------------------
     @contextmanager
     def operation(self) -> Iterator[Transaction]:
-        """Lock, apply due progression steps, then run the block atomically."""
+        """Lock, apply due progression steps, then run the block atomically.
+
+        The due steps commit in a transaction of their own before the block: what PanDA did
+        asynchronously meanwhile stays done when the block is refused (a :class:`Failure` such as
+        "No jobs in PanDA" rolls back the block only)."""
         with self.store.lock:
-            outermost = not self.store.in_transaction
-            with self.store.transaction() as tx:
-                if outermost:
+            if not self.store.in_transaction and self._has_due():
+                with self.store.transaction():
                     self._run_due()
+            with self.store.transaction() as tx:
                 yield tx
+
+    def _has_due(self) -> bool:
+        bucket = self.pending.index("due").buckets.get(())
+        return bool(bucket) and bucket[0][0][0] <= self.clock.time()
 
     def tick(self) -> None:
         """Apply whatever progression steps have come due (e.g. after the clock moved)."""

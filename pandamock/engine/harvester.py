@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .naming import clean_user_id
 from .outcome import Failure, Reply
-from .statuses import HARVESTER_COMMAND, JOB, WORKER, WORKER_FINAL, created, transition
+from .statuses import HARVESTER_COMMAND, WORKER, WORKER_FINAL, created, transition
 from .store import HashIndex, SortedIndex
 
 if TYPE_CHECKING:
@@ -452,14 +452,9 @@ class Harvester:
         if job is None or job.get("jobStatus") not in SYNC_FAIL_AT_ADDER:
             return
         now = self.engine.now()
-        transition(
-            self.jobs,
-            panda_id,
-            JOB,
-            "failed",
-            now,
-            changes={"endTime": _second(now)},
-            reason="worker ended out of sync (syncLevel=1)",
+        # through the job service, so that its final-status callbacks (task bookkeeping) see the job
+        self.engine.jobs.move(
+            panda_id, "failed", changes={"endTime": _second(now)}, reason="worker ended out of sync (syncLevel=1)"
         )
 
     def update_worker_pilot_status(self, worker_id: Any, harvester_id: Any, status: Any, node_id: Any) -> None:

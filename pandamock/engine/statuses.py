@@ -106,48 +106,75 @@ TASK_STATUSES = (
 TASK_FINAL = frozenset(("done", "finished", "failed", "aborted", "broken"))
 _TASK_INTERRUPT = "aborting toabort finishing paused broken tobroken"
 
+#: JEDI's own progression: refine, brokerage, scouting, post-processing, command outcomes.
+_TASK_FLOW = {
+    "registered": f"defined pending staging {_TASK_INTERRUPT}",
+    "defined": f"assigning ready pending scouting staging toreassign {_TASK_INTERRUPT}",
+    "assigning": f"ready pending toreassign {_TASK_INTERRUPT}",
+    "ready": f"scouting running pending assigning throttled toreassign {_TASK_INTERRUPT}",
+    "pending": f"ready defined assigning scouting running toreassign {_TASK_INTERRUPT}",
+    "scouting": f"scouted running pending exhausted prepared toreassign {_TASK_INTERRUPT}",
+    "scouted": f"running toreassign {_TASK_INTERRUPT}",
+    "running": f"prepared merging pending exhausted throttled toreassign {_TASK_INTERRUPT}",
+    "topreprocess": f"preprocessing {_TASK_INTERRUPT}",
+    "preprocessing": f"ready registered {_TASK_INTERRUPT}",
+    "merging": f"prepared {_TASK_INTERRUPT}",
+    "prepared": "done finished failed",
+    "throttled": f"running ready pending scouting toreassign {_TASK_INTERRUPT}",
+    "staging": f"staged ready {_TASK_INTERRUPT}",
+    "staged": f"ready defined running {_TASK_INTERRUPT}",
+    "exhausted": f"toretry running scouting ready toreassign toincexec {_TASK_INTERRUPT}",
+    "finished": "toretry toincexec",
+    "failed": "toretry toincexec",
+    "done": "toincexec",
+    "aborted": "toretry toincexec",
+    "tobroken": "broken",
+    "aborting": "toabort aborted",
+    "toabort": "aborted",
+    "finishing": "passed prepared done finished failed",
+    "passed": "prepared done finished failed",
+    "toretry": "ready running scouting defined exhausted",
+    "toincexec": "rerefine",
+    "rerefine": "ready defined running",
+    "reassigning": "ready running scouting pending defined",
+}
+
+#: Statuses in which JEDI applies a command (the API accepts it and JEDI's re-check passes), and
+#: the status the command moves the task to ("doing"); see :mod:`pandamock.engine.jedi`.
+_KILL_REFUSED = frozenset("finished done prepared broken tobroken aborted toabort aborting failed passed".split())
+_TASK_COMMAND_MOVES = (
+    (frozenset(TASK_STATUSES) - _KILL_REFUSED, "aborting"),  # kill
+    (frozenset(TASK_STATUSES) - _KILL_REFUSED, "finishing"),  # finish
+    (frozenset(TASK_STATUSES) - frozenset("finished failed done aborted broken paused".split()), "paused"),
+    (frozenset(TASK_STATUSES) - frozenset("failed aborted broken".split()), "toreassign"),  # reassign
+    (frozenset("finished failed aborted exhausted".split()), "toretry"),  # retry
+    (frozenset("done finished failed aborted exhausted".split()), "toincexec"),  # reload_input
+)
+
+
+def _task_moves() -> dict[str, frozenset[str]]:
+    moves = {source: set(targets.split()) for source, targets in _TASK_FLOW.items()}
+    for sources, target in _TASK_COMMAND_MOVES:
+        for source in sources:
+            if source != target:
+                moves.setdefault(source, set()).add(target)
+    pausable = _TASK_COMMAND_MOVES[2][0]
+    # resume: back to the status the task had when paused (oldStatus); reassign to a site: back to
+    # the status before the reassignment
+    moves["paused"] = set(moves.get("paused", ())) | (pausable - {"paused"})
+    moves["toreassign"] = set(moves.get("toreassign", ())) | (frozenset(TASK_STATUSES) - {"toreassign"})
+    # task/reactivate sets "ready" directly, whatever the status (no pre-check in PanDA)
+    for source in TASK_STATUSES:
+        if source != "ready":
+            moves.setdefault(source, set()).add("ready")
+    return {source: frozenset(targets) for source, targets in moves.items()}
+
+
 TASK = StateMachine(
     name="task",
     field="status",
     statuses=tuple(TASK_STATUSES),
-    moves=_moves(
-        {
-            "registered": f"defined pending staging {_TASK_INTERRUPT}",
-            "defined": f"assigning ready pending scouting staging toreassign {_TASK_INTERRUPT}",
-            "assigning": f"ready pending toreassign {_TASK_INTERRUPT}",
-            "ready": f"scouting running pending assigning throttled toreassign {_TASK_INTERRUPT}",
-            "pending": f"ready defined assigning scouting running toreassign {_TASK_INTERRUPT}",
-            "scouting": f"scouted running pending exhausted prepared toreassign {_TASK_INTERRUPT}",
-            "scouted": f"running toreassign {_TASK_INTERRUPT}",
-            "running": f"prepared merging pending exhausted throttled toreassign {_TASK_INTERRUPT}",
-            "topreprocess": f"preprocessing {_TASK_INTERRUPT}",
-            "preprocessing": f"ready registered {_TASK_INTERRUPT}",
-            "merging": f"prepared {_TASK_INTERRUPT}",
-            "prepared": "done finished failed",
-            "throttled": f"running ready pending toreassign {_TASK_INTERRUPT}",
-            "staging": f"staged ready {_TASK_INTERRUPT}",
-            "staged": f"ready defined running {_TASK_INTERRUPT}",
-            "paused": (
-                "registered defined assigning ready pending scouting scouted running throttled staging staged "
-                "exhausted aborting toabort finishing toreassign broken"
-            ),
-            "exhausted": f"toretry running scouting ready toreassign toincexec {_TASK_INTERRUPT}",
-            "finished": "toretry toincexec",
-            "failed": "toretry toincexec",
-            "done": "toincexec",
-            "aborted": "toretry toincexec",
-            "tobroken": "broken",
-            "aborting": "toabort aborted",
-            "toabort": "aborted",
-            "finishing": "passed prepared done finished failed",
-            "passed": "prepared done finished failed",
-            "toretry": "ready running scouting defined exhausted",
-            "toincexec": "rerefine",
-            "rerefine": "ready defined running",
-            "toreassign": "reassigning running ready scouting scouted defined pending assigning exhausted throttled",
-            "reassigning": "ready running scouting pending defined",
-        }
-    ),
+    moves=_task_moves(),
     initial=frozenset(("registered",)),
     final=TASK_FINAL,
     stamps=("stateChangeTime", "modificationTime"),

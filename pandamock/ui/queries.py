@@ -414,6 +414,9 @@ def task_commands(store: Store, task_id: int) -> tuple[str | None, list[dict]]:
     table = command_table(store)
     if table is None:
         return None, []
+    if table.key in ("jediTaskID", "task_id", "jedi_task_id"):  # one (last) command per task, as PanDA keeps
+        record = table.get(task_id)
+        return table.name, [record] if record is not None else []
     for index in table.indexes.values():
         if getattr(index, "fields", None) in (("jediTaskID",), ("task_id",), ("jedi_task_id",)):
             found = [table.records[rid] for rid in _ordered_ids(index, task_id, reverse=False)]
