@@ -18,8 +18,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
-from werkzeug.formparser import parse_form_data
-
+from ..wsgi import form_parameters, read_body
 from .registry import EndpointSpec
 
 SEQUENCE_ORIGINS = (list, tuple, set, frozenset, collections.abc.Sequence)
@@ -50,7 +49,7 @@ def decode_parameters(environ: dict) -> dict[str, Any]:
     """The request's parameters the way the real server reads them (§3 of the reference)."""
     method = environ.get("REQUEST_METHOD", "GET")
     if environ.get("CONTENT_TYPE") == "application/json" and method in ("POST", "PUT"):
-        body = _read_body(environ)
+        body = read_body(environ)
         if environ.get("HTTP_CONTENT_ENCODING") == "gzip":
             try:
                 body = gzip.decompress(body)
@@ -67,7 +66,7 @@ def decode_parameters(environ: dict) -> dict[str, Any]:
             )
         return decoded
     if method in ("GET", "HEAD"):
-        _read_body(environ)  # panda-client sends "{}" with its GETs: read and ignore
+        read_body(environ)  # panda-client sends "{}" with its GETs: read and ignore
         params: dict[str, Any] = {}
         for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
             if key in params:
@@ -79,22 +78,7 @@ def decode_parameters(environ: dict) -> dict[str, Any]:
             else:
                 params[key] = value
         return params
-    _stream, form, files = parse_form_data(environ)
-    params = {key: form.get(key) for key in form.keys()}
-    for key in files.keys():
-        params[key] = files.get(key)
-    return params
-
-
-def _read_body(environ: dict) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    if stream is None or length <= 0:
-        return b""
-    return stream.read(length)
+    return form_parameters(environ)
 
 
 def bind(spec: EndpointSpec, params: dict[str, Any]) -> dict[str, Any]:

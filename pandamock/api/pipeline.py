@@ -122,36 +122,47 @@ class ApiPipeline:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        emulator = self.emulator
-        path = environ.get("PATH_INFO", "")
+    #: the class of the per-request object (the legacy dispatcher uses its own)
+    call_class: type = Call
+
+    def route(self, path: str) -> tuple[Any, str]:
+        """The endpoint a path names (None when unknown) and the function name of the 403 text."""
         parts = path.split("/")
         function = parts[4] if len(parts) == 5 else ""
         spec = None
         if len(parts) == 5 and parts[1] == "api" and parts[2] == "v1":
-            spec = emulator.registry.lookup(parts[3], parts[4])
+            spec = self.emulator.registry.lookup(parts[3], parts[4])
+        return spec, function
+
+    def adapt_fault(self, call: Call, fault: Any) -> Any:
+        """The response a fired fault gives on this path (the v1 one as it is)."""
+        return fault
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        emulator = self.emulator
+        path = environ.get("PATH_INFO", "")
+        spec, function = self.route(path)
         clock = emulator.engine.clock
-        epoch = clock.time()
         entry = emulator.journal.open(
             time=clock.now().isoformat(),
-            epoch=epoch,
+            epoch=clock.time(),
             method=environ.get("REQUEST_METHOD"),
             path=path,
             endpoint=spec.key if spec else None,
             remote_addr=environ.get("REMOTE_ADDR"),
         )
-        call = Call(environ, spec, entry, emulator.identities.resolve)
+        call = self.call_class(environ, spec, entry, emulator.identities.resolve)
         if spec is None:
             return self._finish(call, start_response, 403, env.forbidden(function), message="forbidden")
         faults = emulator.faults
         fault = faults.before_call(call) if faults.rules else None
         if fault is not None:
-            return self._fault(call, start_response, fault)
+            return self._fault(call, start_response, self.adapt_fault(call, fault))
         status, body, headers = call.response = self._serve(call)
         if call.fault_plan is not None:
             fault = faults.after_call(call)
             if fault is not None:
-                return self._fault(call, start_response, fault)
+                return self._fault(call, start_response, self.adapt_fault(call, fault))
         return self._finish(call, start_response, status, body, headers=headers)
 
     # -- the steps -------------------------------------------------------------------------

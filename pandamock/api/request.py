@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..wsgi import request_base_url, request_host
+
 if TYPE_CHECKING:
     from ..emulator import Emulator
     from ..engine import Engine
@@ -71,12 +73,9 @@ class ApiRequest:
     @property
     def host(self) -> str:
         """The server's host name as the client addressed it (without port)."""
-        host = self.environ.get("HTTP_HOST") or self.environ.get("SERVER_NAME", "localhost")
-        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return request_host(self.environ)
 
     @property
     def base_url(self) -> str:
         """``scheme://host:port`` of this server as the client addressed it."""
-        scheme = self.environ.get("wsgi.url_scheme", "http")
-        host = self.environ.get("HTTP_HOST") or f"{self.environ.get('SERVER_NAME')}:{self.environ.get('SERVER_PORT')}"
-        return f"{scheme}://{host}"
+        return request_base_url(self.environ)

@@ -23,13 +23,12 @@ Order (the old ``pandaserver/server/panda.py``, with the steps the v1 pipeline s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..api import envelope as env
 from ..api.identity import AuthRejected
 from ..api.params import InvalidJson, ServerCrash
-from ..api.pipeline import _UNSET, ApiPipeline, Call, StartResponse
+from ..api.pipeline import _UNSET, ApiPipeline, Call
 from ..faults import FaultResponse
 from ..journal import redact, secret_values
 from .registry import SC_FAILED, BindError, LegacyFunctions, Raw, Response
@@ -72,33 +71,14 @@ class LegacyPipeline(ApiPipeline):
             functions = declared
         self.functions = functions
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        emulator = self.emulator
-        path = environ.get("PATH_INFO", "")
+    call_class = LegacyCall
+
+    def route(self, path: str) -> tuple[Any, str]:
         function = path.split("/")[-1]
-        spec = self.functions.lookup(function)
-        clock = emulator.engine.clock
-        entry = emulator.journal.open(
-            time=clock.now().isoformat(),
-            epoch=clock.time(),
-            method=environ.get("REQUEST_METHOD"),
-            path=path,
-            endpoint=spec.key if spec else None,
-            remote_addr=environ.get("REMOTE_ADDR"),
-        )
-        call = LegacyCall(environ, spec, entry, emulator.identities.resolve)
-        if spec is None:
-            return self._finish(call, start_response, 403, env.forbidden(function), message="forbidden")
-        faults = emulator.faults
-        fault = faults.before_call(call) if faults.rules else None
-        if fault is not None:
-            return self._fault(call, start_response, self._legacy_fault(call, fault))
-        status, body, headers = call.response = self._serve(call)
-        if call.fault_plan is not None:
-            fault = faults.after_call(call)
-            if fault is not None:
-                return self._fault(call, start_response, self._legacy_fault(call, fault))
-        return self._finish(call, start_response, status, body, headers=headers)
+        return self.functions.lookup(function), function
+
+    def adapt_fault(self, call: Call, fault: Any) -> Any:
+        return self._legacy_fault(call, fault)
 
     # -- the steps -------------------------------------------------------------------------
     def _serve(self, call: Call) -> tuple[int, bytes, list | None]:

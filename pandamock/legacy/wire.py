@@ -21,9 +21,8 @@ import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from werkzeug.formparser import parse_form_data
-
 from ..api.params import ServerCrash
+from ..wsgi import form_parameters, read_body, request_base_url, request_host
 
 if TYPE_CHECKING:
     from ..api.identity import Identity
@@ -44,13 +43,13 @@ def decode_legacy_parameters(environ: dict, function: str) -> dict[str, Any]:
     :class:`ServerCrash` (HTTP 500 with the text) when the body cannot be read."""
     method = environ.get("REQUEST_METHOD", "GET")
     if method in ("GET", "HEAD"):
-        _read_body(environ)
+        read_body(environ)
         params: dict[str, Any] = {}
         for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
             params.setdefault(key, value)
         return params
     if environ.get("CONTENT_TYPE") == "application/json":
-        body = _read_body(environ)
+        body = read_body(environ)
         if body[:2] == GZIP_MAGIC:
             try:
                 body = gzip.decompress(body)
@@ -68,22 +67,7 @@ def decode_legacy_parameters(environ: dict, function: str) -> dict[str, Any]:
             elif value is False:
                 decoded[key] = "False"
         return decoded
-    _stream, form, files = parse_form_data(environ)
-    params = {key: form.get(key) for key in form.keys()}
-    for key in files.keys():
-        params.setdefault(key, files.get(key))
-    return params
-
-
-def _read_body(environ: dict) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    if stream is None or length <= 0:
-        return b""
-    return stream.read(length)
+    return form_parameters(environ)
 
 
 class LegacyRequest:
@@ -108,12 +92,9 @@ class LegacyRequest:
     @property
     def host(self) -> str:
         """The server's host name as the client addressed it (without port)."""
-        host = self.environ.get("HTTP_HOST") or self.environ.get("SERVER_NAME", "localhost")
-        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return request_host(self.environ)
 
     @property
     def base_url(self) -> str:
         """``scheme://host:port`` of this server as the client addressed it."""
-        scheme = self.environ.get("wsgi.url_scheme", "http")
-        host = self.environ.get("HTTP_HOST") or f"{self.environ.get('SERVER_NAME')}:{self.environ.get('SERVER_PORT')}"
-        return f"{scheme}://{host}"
+        return request_base_url(self.environ)
