@@ -33,3 +33,43 @@ def envelope(response) -> dict:
     assert response.status_code == 200, response.data
     assert response.headers["Content-Type"] == "text/plain"
     return json.loads(response.data)
+
+
+def panda_client_env(url: str, tmp_path: Any) -> dict[str, str]:
+    """The environment that points panda-client 2.2.0 at a pandamock at ``url`` over plain http
+    (read by panda-client when it is imported: run the client in a subprocess with it)."""
+    import os
+
+    base = f"{url}/server/panda"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PANDA_", "OIDC_"))}
+    env.update(
+        {
+            "PANDA_URL_SSL": base,
+            "PANDA_URL": base,
+            "PANDACACHE_URL": base,
+            "PANDA_BEHIND_REAL_LB": "1",
+            "PANDA_CONFIG_ROOT": str(tmp_path / "config"),
+            "PANDA_VERIFY_HOST": "off",
+            "X509_USER_PROXY": str(tmp_path / "no-proxy"),
+            "X509_CERT_DIR": str(tmp_path),
+        }
+    )
+    return env
+
+
+def live_server(app: Any) -> Any:
+    """A context manager: ``app`` served on 127.0.0.1 (port 0), with ``server.emulator`` set; the
+    emulator's file-server directory is removed afterwards."""
+    from contextlib import contextmanager
+
+    from pandamock.app import emulator_of
+    from pandamock.server import MockServer
+
+    @contextmanager
+    def serving():
+        with MockServer(app, port=0) as server:
+            server.emulator = emulator_of(app)
+            yield server
+        server.emulator.engine.files.close()
+
+    return serving()

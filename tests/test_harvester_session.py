@@ -16,10 +16,10 @@ import zlib
 import pytest
 import requests
 
-from pandamock.app import create_app, emulator_of
+from pandamock.app import create_app
 from pandamock.engine import records
 from pandamock.engine.statuses import JOB, created, transition
-from pandamock.server import MockServer
+from tests.helpers import live_server
 
 HEADERS = {"Accept": "application/json", "Connection": "close"}
 HARVESTER = "CERN_central_A"
@@ -29,10 +29,8 @@ QUEUE = "CERN-PROD_UCORE"
 @pytest.fixture(scope="module")
 def live():
     app = create_app({"scenario": "default"})
-    with MockServer(app, port=0) as server:
-        server.emulator = emulator_of(app)
+    with live_server(app) as server:
         yield server
-    server.emulator.engine.files.close()
 
 
 @pytest.fixture

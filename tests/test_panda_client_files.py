@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from pandamock.app import create_app, emulator_of
-from pandamock.server import MockServer
+from pandamock.app import create_app
+from tests.helpers import live_server, panda_client_env
 
 
 @pytest.fixture(scope="module")
 def live():
     app = create_app({"scenario": "default"})
-    with MockServer(app, port=0) as server:
-        server.emulator = emulator_of(app)
+    with live_server(app) as server:
         yield server
-    server.emulator.engine.files.close()
 
 
 @pytest.fixture
@@ -37,17 +34,7 @@ def server(live):
 
 def run_client(server, tmp_path, body: str) -> dict:
     """Run ``body`` (which fills the dict ``out``) with pandaclient.Client imported as ``Client``."""
-    base = f"{server.url}/server/panda"
-    env = {
-        **os.environ,
-        "PANDA_URL_SSL": base,
-        "PANDA_URL": base,
-        "PANDACACHE_URL": base,
-        "PANDA_BEHIND_REAL_LB": "1",
-        "X509_USER_PROXY": str(tmp_path / "no_proxy"),
-        "PANDA_CONFIG_ROOT": str(tmp_path / "config"),
-    }
-    env.pop("PANDA_AUTH", None)
+    env = panda_client_env(server.url, tmp_path)
     script = (
         "import json\nfrom pandaclient import Client\nout = {}\n" + textwrap.dedent(body) + "\nprint(json.dumps(out))\n"
     )

@@ -5,7 +5,6 @@ every call runs in a subprocess of its own (reference clients.md §2.3–2.5).""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import pytest
 
 from pandamock.app import emulator_of
 from pandamock.server import MockServer
+from tests.helpers import panda_client_env
 from tests.jobs_support import add_ranges, create, make_app
 
 TASK = 40000900
@@ -35,20 +35,7 @@ def engine(server):
 
 def run_client(server, tmp_path, code: str):
     """Run ``code`` with panda-client pointed at the live server; returns what it printed as JSON."""
-    base = f"{server.url}/server/panda"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PANDA_", "OIDC_"))}
-    env.update(
-        {
-            "PANDA_URL_SSL": base,
-            "PANDA_URL": base,
-            "PANDACACHE_URL": base,
-            "PANDA_BEHIND_REAL_LB": "1",
-            "PANDA_CONFIG_ROOT": str(tmp_path),
-            "PANDA_VERIFY_HOST": "off",
-            "X509_USER_PROXY": str(tmp_path / "no-proxy"),
-            "X509_CERT_DIR": str(tmp_path),
-        }
-    )
+    env = panda_client_env(server.url, tmp_path)
     script = "import json, datetime\nfrom pandaclient import Client\n" + textwrap.dedent(code)
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -8,16 +8,14 @@ last 14 days by the real clock); the tests move it between client sessions."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from pandamock.app import create_app, emulator_of
-from pandamock.server import MockServer
-from tests.helpers import fake_token
+from pandamock.app import create_app
+from tests.helpers import fake_token, live_server, panda_client_env
 from tests.tasks_support import ANALYSIS_QUEUE, prun_params, run_pilots, tasks_scenario, until
 
 JANE = {
@@ -36,10 +34,8 @@ def live():
     scenario = tasks_scenario()
     scenario["clock"] = {"start": "now", "frozen": True}
     app = create_app({"scenario": "default"}, scenario=scenario)
-    with MockServer(app, port=0) as server:
-        server.emulator = emulator_of(app)
+    with live_server(app) as server:
         yield server
-    server.emulator.engine.files.close()
 
 
 @pytest.fixture
@@ -59,20 +55,7 @@ def client(server):
 
 
 def client_env(server, tmp_path, token: dict | None = None) -> dict:
-    base = f"{server.url}/server/panda"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PANDA_", "OIDC_"))}
-    env.update(
-        {
-            "PANDA_URL_SSL": base,
-            "PANDA_URL": base,
-            "PANDACACHE_URL": base,
-            "PANDA_BEHIND_REAL_LB": "1",
-            "PANDA_CONFIG_ROOT": str(tmp_path / "config"),
-            "PANDA_VERIFY_HOST": "off",
-            "X509_USER_PROXY": str(tmp_path / "no-proxy"),
-            "X509_CERT_DIR": str(tmp_path),
-        }
-    )
+    env = panda_client_env(server.url, tmp_path)
     if token is not None:
         env.update({"PANDA_AUTH": "oidc", "PANDA_AUTH_VO": "atlas", "PANDA_AUTH_ID_TOKEN": fake_token(token)})
     return env
