@@ -73,3 +73,24 @@ def live_server(app: Any) -> Any:
         server.emulator.engine.files.close()
 
     return serving()
+
+
+def serve_process(*arguments: str) -> tuple[Any, str]:
+    """``pandamock serve --port 0 --log-level warning <arguments>`` in its own process; returns the
+    process and the URL it printed (the process is killed and its stderr shown when it did not start)."""
+    import os
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pandamock", "serve", "--port", "0", "--log-level", "warning", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    line = process.stdout.readline()
+    if "serving http://127.0.0.1:" not in line:
+        process.kill()
+        raise AssertionError(line + process.stderr.read())
+    return process, line.split("serving ")[1].split()[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from pandamock.app import emulator_of
 from pandamock.cli import main
 from pandamock.server import MockServer
 from tests.faultprobe import make_app
+from tests.helpers import serve_process
 
 START = "2026-11-29T12:00:00"
 
@@ -197,17 +197,8 @@ def test_url_and_token_from_the_environment():
 
 def test_the_real_command_against_a_served_process():
     """`pandamock serve` in its own process, driven by `pandamock fault add` in another."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pandamock", "serve", "--port", "0", "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process, url = serve_process()
     try:
-        line = process.stdout.readline()
-        url = line.split("serving ")[1].split()[0]
         command = [sys.executable, "-m", "pandamock", "fault", "add", "--url", url, "--endpoint", "system/is_alive"]
         done = subprocess.run([*command, "--status", "503", "--retry-after", "60"], capture_output=True, text=True)
         assert (done.returncode, done.stdout) == (0, "rule-1: system/is_alive -> 503\n")

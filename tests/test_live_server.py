@@ -14,6 +14,7 @@ import requests
 
 from pandamock.app import create_app
 from pandamock.server import MockServer
+from tests.helpers import serve_process
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +88,8 @@ def test_cli_routes_and_version():
 
 
 def test_cli_serve_port_zero_prints_url_and_stops_on_sigterm():
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pandamock", "serve", "--port", "0", "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process, url = serve_process()
     try:
-        line = process.stdout.readline()
-        assert "serving http://127.0.0.1:" in line, line + process.stderr.read()
-        url = line.split("serving ")[1].split()[0]
         assert requests.get(f"{url}/api/v1/system/is_alive", timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pandamock.engine import Engine, records
 from pandamock.engine.persistence import StateFileError, StateStorage
 from pandamock.engine.statuses import JOB, transition
 from pandamock.scenario import load
+from tests.helpers import serve_process
 
 FROZEN = {"start": "2026-11-29T12:00:00", "frozen": True}
 
@@ -330,19 +330,7 @@ def test_kill_9_loses_no_acknowledged_change(tmp_path):
 
 
 def _serve(path, *extra: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pandamock", "serve", "--port", "0", "--log-level", "warning", "--state-file", str(path)]
-        + list(extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    line = process.stdout.readline()
-    if "serving " not in line:
-        process.kill()
-        raise AssertionError(line + process.stderr.read())
-    return process, line.split("serving ")[1].split()[0]
+    return serve_process("--state-file", str(path), *extra)
 
 
 def _counts(url: str) -> dict:
